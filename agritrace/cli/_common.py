@@ -1,0 +1,113 @@
+"""What every command group shares: the lazily built context, output and the error edge."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from typing import Any, TypeVar
+
+import click
+from sqlalchemy import Engine
+from sqlalchemy.exc import OperationalError
+from sqlalchemy.orm import Session, sessionmaker
+
+from agritrace.config import Settings
+from agritrace.db import make_engine, make_sessionmaker, sqlite_path
+from agritrace.errors import StorageUnavailableError
+
+__all__ = ["CliContext", "emit", "json_option", "pass_ctx"]
+
+F = TypeVar("F", bound=Callable[..., Any])
+
+
+@dataclass
+class CliContext:
+    """Settings, engine and sessions, built on first use so ``--help`` needs nothing."""
+
+    _settings: Settings | None = None
+    _engine: Engine | None = None
+    _sessions: sessionmaker[Session] | None = field(default=None, repr=False)
+
+    @property
+    def settings(self) -> Settings:
+        if self._settings is None:
+            self._settings = Settings.from_env()
+        return self._settings
+
+    @property
+    def engine(self) -> Engine:
+        if self._engine is None:
+            self._engine = make_engine(self.settings.database_url)
+        return self._engine
+
+    def check_schema(self) -> None:
+        from agritrace.migrations import current_revision, head_revision
+
+        path = sqlite_path(self.engine)
+        if path is not None and not path.exists():
+            raise StorageUnavailableError(
+                f"no database at {path}: run 'agritrace init' (or set AGRITRACE_INSTANCE)"
+            )
+        try:
+            current = current_revision(self.engine)
+        except OperationalError as exc:
+            raise StorageUnavailableError(f"cannot open the database: {exc.orig}") from exc
+        if current is None:
+            raise StorageUnavailableError("the database is not initialised: run 'agritrace init'")
+        if current != head_revision():
+            raise StorageUnavailableError(
+                f"the database schema is at revision {current}, this agritrace needs "
+                f"{head_revision()}: run 'agritrace init' to upgrade"
+            )
+
+    @contextmanager
+    def session(self) -> Iterator[Session]:
+        if self._sessions is None:
+            self.check_schema()
+            self._sessions = make_sessionmaker(self.engine)
+        with self._sessions() as session:
+            yield session
+
+    def close(self) -> None:
+        if self._engine is not None:
+            self._engine.dispose()
+
+
+pass_ctx = click.make_pass_decorator(CliContext, ensure=True)
+
+
+def json_option(func: F) -> F:
+    """Add ``--json``: print machine-readable output instead of a table."""
+    return click.option("--json", "as_json", is_flag=True, help="Print machine-readable JSON.")(
+        func
+    )
+
+
+def emit(
+    data: Any,
+    *,
+    as_json: bool,
+    columns: Sequence[str] | None = None,
+    message: str | None = None,
+) -> None:
+    """Print ``data`` (a record or a list of records) as JSON or as a plain table."""
+    if as_json:
+        click.echo(json.dumps(data, ensure_ascii=False, indent=2, default=str))
+        return
+    if message:
+        click.echo(message)
+    rows = data if isinstance(data, list) else [data]
+    if columns is None or not rows:
+        if not rows:
+            click.echo("(none)")
+        return
+    cells = [[str(c) for c in columns]] + [
+        ["" if row.get(c) is None else str(row.get(c)) for c in columns] for row in rows
+    ]
+    widths = [max(len(r[i]) for r in cells) for i in range(len(columns))]
+    for i, row in enumerate(cells):
+        click.echo("  ".join(c.ljust(w) for c, w in zip(row, widths, strict=True)).rstrip())
+        if i == 0:
+            click.echo("  ".join("-" * w for w in widths))

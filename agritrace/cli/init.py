@@ -1,0 +1,35 @@
+"""``agritrace init``: create the instance folder, the schema and the key ring."""
+
+from __future__ import annotations
+
+import click
+
+from agritrace.cli._common import CliContext, emit, json_option, pass_ctx
+from agritrace.migrations import current_revision, head_revision, upgrade
+
+
+@click.command("init")
+@json_option
+@pass_ctx
+def init_command(ctx: CliContext, as_json: bool) -> None:
+    """Create (or upgrade) the database schema and the signing keys. Safe to run again."""
+    settings = ctx.settings
+    settings.instance.mkdir(parents=True, exist_ok=True)
+    before = current_revision(ctx.engine)
+    upgrade(ctx.engine)
+    after = current_revision(ctx.engine)
+    record = {
+        "instance": str(settings.instance),
+        "database": ctx.engine.url.render_as_string(hide_password=True),
+        "schema_revision": after,
+        "schema_changed": before != after,
+    }
+    if before == head_revision():
+        message = f"agritrace is already initialised in {settings.instance}"
+    else:
+        message = f"initialised agritrace in {settings.instance} (schema {after})"
+    emit(record, as_json=as_json, message=message)
+
+
+def register(group: click.Group) -> None:
+    group.add_command(init_command)

@@ -1,0 +1,155 @@
+"""Runtime settings: the one place that reads ``os.environ``.
+
+``Settings.from_env()`` builds a frozen :class:`Settings` from ``AGRITRACE_*`` variables and
+checks them at start-up, raising :class:`~agritrace.errors.InvalidInputError` with a message
+that names the variable. There is no default secret outside demo mode (``AGRITRACE_DEMO=1``).
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from urllib.parse import urlsplit
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+from agritrace.errors import InvalidInputError
+
+__all__ = ["DEMO_KEY_PASSPHRASE", "DEMO_SECRET_KEY", "Settings"]
+
+#: Well-known, deliberately public secrets used only when ``AGRITRACE_DEMO=1``.
+DEMO_KEY_PASSPHRASE = "agritrace-demo-passphrase-not-secret"  # noqa: S105 - public by design, demo only
+DEMO_SECRET_KEY = "agritrace-demo-secret-key-not-secret"  # noqa: S105 - public by design, demo only
+
+_TRUE = {"1", "true", "yes", "on"}
+_FALSE = {"0", "false", "no", "off", ""}
+
+
+def _flag(env: Mapping[str, str], name: str) -> bool:
+    raw = env.get(name, "").strip().lower()
+    if raw in _TRUE:
+        return True
+    if raw in _FALSE:
+        return False
+    raise InvalidInputError(f"{name} must be 1 or 0, not {raw!r}", variable=name)
+
+
+def _check_base_url(raw: str) -> str:
+    url = raw.strip().rstrip("/")
+    parts = urlsplit(url)
+    if parts.scheme not in {"https", "http"} or not parts.hostname:
+        raise InvalidInputError(
+            f"AGRITRACE_BASE_URL must look like https://trace.example.vn, not {raw!r}",
+            variable="AGRITRACE_BASE_URL",
+        )
+    if parts.path or parts.query or parts.fragment:
+        raise InvalidInputError(
+            "AGRITRACE_BASE_URL must be scheme and host only (no path, query or fragment)",
+            variable="AGRITRACE_BASE_URL",
+        )
+    if parts.scheme == "http" and parts.hostname not in {"127.0.0.1", "localhost", "::1"}:
+        raise InvalidInputError(
+            "AGRITRACE_BASE_URL must use https (plain http is allowed only for localhost)",
+            variable="AGRITRACE_BASE_URL",
+        )
+    return url
+
+
+@dataclass(frozen=True, slots=True)
+class Settings:
+    """Checked configuration. Build it with :meth:`from_env` (or directly in tests)."""
+
+    instance: Path
+    database_url: str
+    base_url: str
+    key_passphrase: bytes = field(repr=False)
+    secret_key: str = field(repr=False)
+    demo: bool = False
+    timezone: str = "Asia/Ho_Chi_Minh"
+    log_origin: str = ""
+    behind_tls: bool = False
+
+    @property
+    def keys_dir(self) -> Path:
+        return self.instance / "keys"
+
+    @property
+    def zone(self) -> ZoneInfo:
+        return ZoneInfo(self.timezone)
+
+    @property
+    def origin(self) -> str:
+        """The ledger's checkpoint origin line (C2SP tlog-checkpoint)."""
+        if self.log_origin:
+            return self.log_origin
+        host = urlsplit(self.base_url).netloc
+        return f"{host}/agritrace/ledger"
+
+    @classmethod
+    def from_env(cls, environ: Mapping[str, str] | None = None) -> Settings:
+        """Read and check ``AGRITRACE_*`` variables.
+
+        ``environ`` defaults to ``os.environ``; pass a mapping in tests. Raises
+        InvalidInputError naming the first bad variable.
+        """
+        env = os.environ if environ is None else environ
+        demo = _flag(env, "AGRITRACE_DEMO")
+        instance = Path(env.get("AGRITRACE_INSTANCE", "instance")).expanduser().absolute()
+        database_url = env.get("AGRITRACE_DATABASE_URL", "").strip()
+        if not database_url:
+            database_url = f"sqlite:///{instance / 'agritrace.db'}"
+        elif not database_url.startswith(("sqlite:", "postgresql")):
+            raise InvalidInputError(
+                "AGRITRACE_DATABASE_URL must be a sqlite:/// or postgresql+psycopg:// URL",
+                variable="AGRITRACE_DATABASE_URL",
+            )
+        base_default = "http://127.0.0.1:5000" if demo else ""
+        base_raw = env.get("AGRITRACE_BASE_URL", base_default)
+        if not base_raw:
+            raise InvalidInputError(
+                "AGRITRACE_BASE_URL is not set: it is the address encoded in every stamp, "
+                "e.g. https://trace.example.vn",
+                variable="AGRITRACE_BASE_URL",
+            )
+        passphrase = env.get("AGRITRACE_KEY_PASSPHRASE", DEMO_KEY_PASSPHRASE if demo else "")
+        secret_key = env.get("AGRITRACE_SECRET_KEY", DEMO_SECRET_KEY if demo else "")
+        timezone = env.get("AGRITRACE_TIMEZONE", "Asia/Ho_Chi_Minh")
+        try:
+            ZoneInfo(timezone)
+        except (ZoneInfoNotFoundError, ValueError) as exc:
+            raise InvalidInputError(
+                f"AGRITRACE_TIMEZONE {timezone!r} is not a known time zone",
+                variable="AGRITRACE_TIMEZONE",
+            ) from exc
+        return cls(
+            instance=instance,
+            database_url=database_url,
+            base_url=_check_base_url(base_raw),
+            key_passphrase=passphrase.encode("utf-8"),
+            secret_key=secret_key,
+            demo=demo,
+            timezone=timezone,
+            log_origin=env.get("AGRITRACE_LOG_ORIGIN", "").strip(),
+            behind_tls=_flag(env, "AGRITRACE_BEHIND_TLS"),
+        )
+
+    def require_key_passphrase(self) -> bytes:
+        """The passphrase for the private keys; raises if unset (no default outside demo)."""
+        if len(self.key_passphrase) < 12:
+            raise InvalidInputError(
+                "AGRITRACE_KEY_PASSPHRASE must be set to at least 12 characters "
+                "(it encrypts the signing keys)",
+                variable="AGRITRACE_KEY_PASSPHRASE",
+            )
+        return self.key_passphrase
+
+    def require_secret_key(self) -> str:
+        """The web session secret; raises if unset or short (no default outside demo)."""
+        if len(self.secret_key) < 32:
+            raise InvalidInputError(
+                "AGRITRACE_SECRET_KEY must be set to at least 32 random characters "
+                '(python -c "import secrets; print(secrets.token_urlsafe(32))")',
+                variable="AGRITRACE_SECRET_KEY",
+            )
+        return self.secret_key

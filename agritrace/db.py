@@ -1,0 +1,165 @@
+"""Database plumbing: engine, sessions, declarative base and portable column types.
+
+SQLite (the embedded default) runs with WAL, ``synchronous=FULL`` and foreign keys on. Its
+driver's own transaction handling is switched off and SQLAlchemy emits ``BEGIN`` itself (the
+documented pysqlite recipe), which makes SAVEPOINT work and lets a writer ask for
+``BEGIN IMMEDIATE`` with :func:`begin_write`. PostgreSQL is reached through psycopg 3.
+
+Timestamps are stored as timezone-aware UTC and always come back aware.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from decimal import Decimal, InvalidOperation
+from pathlib import Path
+from typing import Any
+
+from sqlalchemy import DateTime, Engine, MetaData, String, create_engine, event
+from sqlalchemy.engine import Connection, make_url
+from sqlalchemy.exc import ArgumentError, OperationalError
+from sqlalchemy.orm import DeclarativeBase, Session, sessionmaker
+from sqlalchemy.types import TypeDecorator
+
+from agritrace.errors import StorageUnavailableError
+
+__all__ = [
+    "Base",
+    "DecimalText",
+    "UTCDateTime",
+    "begin_write",
+    "is_sqlite",
+    "make_engine",
+    "make_sessionmaker",
+    "sqlite_path",
+    "utcnow",
+]
+
+NAMING_CONVENTION = {
+    "ix": "ix_%(column_0_label)s",
+    "uq": "uq_%(table_name)s_%(column_0_N_name)s",
+    "ck": "ck_%(table_name)s_%(constraint_name)s",
+    "fk": "fk_%(table_name)s_%(column_0_name)s_%(referred_table_name)s",
+    "pk": "pk_%(table_name)s",
+}
+
+SQLITE_BUSY_TIMEOUT_MS = 30_000
+
+
+class Base(DeclarativeBase):
+    metadata = MetaData(naming_convention=NAMING_CONVENTION)
+
+
+def utcnow() -> dt.datetime:
+    """The current time, timezone-aware UTC."""
+    return dt.datetime.now(dt.UTC)
+
+
+class UTCDateTime(TypeDecorator[dt.datetime]):
+    """Aware datetimes in, aware UTC datetimes out, on every backend."""
+
+    impl = DateTime(timezone=True)
+    cache_ok = True
+
+    def process_bind_param(self, value: dt.datetime | None, dialect: Any) -> dt.datetime | None:
+        if value is None:
+            return None
+        if value.tzinfo is None:
+            raise ValueError("naive datetime given to a UTC column")
+        utc = value.astimezone(dt.UTC)
+        return utc.replace(tzinfo=None) if dialect.name == "sqlite" else utc
+
+    def process_result_value(self, value: dt.datetime | None, dialect: Any) -> dt.datetime | None:
+        if value is None:
+            return None
+        if value.tzinfo is None:
+            return value.replace(tzinfo=dt.UTC)
+        return value.astimezone(dt.UTC)
+
+
+class DecimalText(TypeDecorator[Decimal]):
+    """Exact decimals stored as their canonical text, identical on SQLite and PostgreSQL."""
+
+    impl = String(40)
+    cache_ok = True
+
+    def process_bind_param(self, value: Decimal | None, dialect: Any) -> str | None:
+        if value is None:
+            return None
+        return format(value, "f")
+
+    def process_result_value(self, value: str | None, dialect: Any) -> Decimal | None:
+        if value is None:
+            return None
+        try:
+            return Decimal(value)
+        except InvalidOperation as exc:  # only if someone wrote the column by hand
+            raise ValueError(f"stored decimal {value!r} is malformed") from exc
+
+
+def is_sqlite(bind: Engine | Connection | Session) -> bool:
+    engine_or_conn = bind.get_bind() if isinstance(bind, Session) else bind
+    return engine_or_conn.dialect.name == "sqlite"
+
+
+def _install_sqlite_hooks(engine: Engine) -> None:
+    @event.listens_for(engine, "connect")
+    def _on_connect(dbapi_connection: Any, _record: Any) -> None:
+        # Let SQLAlchemy, not the driver, decide when transactions begin.
+        dbapi_connection.isolation_level = None
+        cursor = dbapi_connection.cursor()
+        cursor.execute(f"PRAGMA busy_timeout = {SQLITE_BUSY_TIMEOUT_MS}")
+        cursor.execute("PRAGMA journal_mode = WAL")
+        cursor.execute("PRAGMA synchronous = FULL")
+        cursor.execute("PRAGMA foreign_keys = ON")
+        cursor.close()
+
+    @event.listens_for(engine, "begin")
+    def _on_begin(conn: Connection) -> None:
+        mode = conn.get_execution_options().get("sqlite_begin", "")
+        conn.exec_driver_sql(f"BEGIN {mode}".strip())
+
+
+def make_engine(url: str, **kwargs: Any) -> Engine:
+    """Create an engine for a ``sqlite:///`` or ``postgresql+psycopg://`` URL.
+
+    For SQLite the pragmas above are applied on every connection. Raises
+    StorageUnavailableError for an unusable URL.
+    """
+    try:
+        parsed = make_url(url)
+    except ArgumentError as exc:
+        raise StorageUnavailableError(f"database URL is malformed: {exc}") from exc
+    if parsed.drivername == "postgresql":
+        parsed = parsed.set(drivername="postgresql+psycopg")
+    if parsed.get_backend_name() == "sqlite":
+        engine = create_engine(parsed, **kwargs)
+        _install_sqlite_hooks(engine)
+        return engine
+    kwargs.setdefault("pool_pre_ping", True)
+    return create_engine(parsed, **kwargs)
+
+
+def sqlite_path(engine: Engine) -> Path | None:
+    """The database file of a SQLite engine (None for PostgreSQL or an in-memory database)."""
+    if engine.dialect.name != "sqlite" or engine.url.database in (None, "", ":memory:"):
+        return None
+    return Path(str(engine.url.database))
+
+
+def make_sessionmaker(engine: Engine) -> sessionmaker[Session]:
+    return sessionmaker(bind=engine, expire_on_commit=False)
+
+
+def begin_write(session: Session) -> None:
+    """Start the session's transaction as a writer.
+
+    On SQLite this issues ``BEGIN IMMEDIATE`` so that the write lock is taken up front and a
+    concurrent writer waits instead of failing with a stale snapshot. If the session's
+    transaction has already begun (for example inside a test's outer transaction) this is a
+    no-op. On PostgreSQL writers serialize on row locks taken by the code that needs them.
+    """
+    try:
+        session.connection(execution_options={"sqlite_begin": "IMMEDIATE"})
+    except OperationalError as exc:
+        raise StorageUnavailableError(f"database is unavailable: {exc.orig}") from exc

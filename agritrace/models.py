@@ -1,0 +1,7 @@
+"""Import every model module so that ``Base.metadata`` knows all tables (for Alembic)."""
+
+from __future__ import annotations
+
+import agritrace.trace.models  # noqa: F401
+
+__all__: list[str] = []

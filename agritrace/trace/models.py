@@ -1,0 +1,200 @@
+"""The registry's tables: facilities, certificates, products, lots and users.
+
+Typed SQLAlchemy 2.0 models, no behaviour beyond small derived properties. Rules live in the
+services (``registry.py``), which take a Session and own the transaction.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from decimal import Decimal
+from enum import StrEnum
+
+from sqlalchemy import (
+    CheckConstraint,
+    Date,
+    Enum,
+    ForeignKey,
+    Integer,
+    String,
+    Text,
+    UniqueConstraint,
+)
+from sqlalchemy.orm import Mapped, mapped_column, relationship
+
+from agritrace.db import Base, DecimalText, UTCDateTime, utcnow
+
+__all__ = [
+    "Certificate",
+    "CertificateScheme",
+    "CertificateStatus",
+    "Facility",
+    "FacilityStatus",
+    "Lot",
+    "LotStatus",
+    "Product",
+    "Role",
+    "User",
+]
+
+
+def _enum(enum_cls: type[StrEnum], name: str) -> Enum:
+    # Store the values (not the Python names) and keep a CHECK constraint portable.
+    return Enum(
+        enum_cls,
+        name=name,
+        native_enum=False,
+        create_constraint=True,
+        length=20,
+        values_callable=lambda members: [m.value for m in members],
+    )
+
+
+class FacilityStatus(StrEnum):
+    ACTIVE = "active"
+    SUSPENDED = "suspended"
+
+
+class CertificateScheme(StrEnum):
+    VIETGAP = "vietgap"
+    GLOBALGAP = "globalgap"
+    ORGANIC = "organic"
+    HACCP = "haccp"
+    OTHER = "other"
+
+    @property
+    def label(self) -> str:
+        return _SCHEME_LABELS[self]
+
+
+_SCHEME_LABELS = {
+    CertificateScheme.VIETGAP: "VietGAP",
+    CertificateScheme.GLOBALGAP: "GlobalG.A.P.",
+    CertificateScheme.ORGANIC: "Organic",
+    CertificateScheme.HACCP: "HACCP",
+    CertificateScheme.OTHER: "Other",
+}
+
+
+class CertificateStatus(StrEnum):
+    ACTIVE = "active"
+    SUSPENDED = "suspended"
+
+
+class LotStatus(StrEnum):
+    ACTIVE = "active"
+    RECALLED = "recalled"
+
+
+class Role(StrEnum):
+    ADMIN = "admin"
+    OPERATOR = "operator"
+    INSPECTOR = "inspector"
+
+
+class Facility(Base):
+    __tablename__ = "facility"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    code: Mapped[str] = mapped_column(String(40), unique=True)
+    name: Mapped[str] = mapped_column(String(200))
+    province: Mapped[str] = mapped_column(String(100))
+    address: Mapped[str] = mapped_column(String(300))
+    gln: Mapped[str | None] = mapped_column(String(13), unique=True)
+    status: Mapped[FacilityStatus] = mapped_column(
+        _enum(FacilityStatus, "facility_status"), default=FacilityStatus.ACTIVE
+    )
+    status_reason: Mapped[str | None] = mapped_column(Text)
+    created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+    certificates: Mapped[list[Certificate]] = relationship(
+        back_populates="facility", order_by="Certificate.valid_from"
+    )
+
+
+class Certificate(Base):
+    __tablename__ = "certificate"
+    __table_args__ = (
+        UniqueConstraint("scheme", "number"),
+        CheckConstraint("valid_to >= valid_from", name="valid_range"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    facility_id: Mapped[int] = mapped_column(ForeignKey("facility.id"), index=True)
+    scheme: Mapped[CertificateScheme] = mapped_column(_enum(CertificateScheme, "cert_scheme"))
+    number: Mapped[str] = mapped_column(String(80))
+    issuer: Mapped[str] = mapped_column(String(200))
+    valid_from: Mapped[dt.date] = mapped_column(Date)
+    valid_to: Mapped[dt.date] = mapped_column(Date)
+    scope: Mapped[str] = mapped_column(String(300))
+    status: Mapped[CertificateStatus] = mapped_column(
+        _enum(CertificateStatus, "cert_status"), default=CertificateStatus.ACTIVE
+    )
+    status_reason: Mapped[str | None] = mapped_column(Text)
+    created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+    facility: Mapped[Facility] = relationship(back_populates="certificates")
+
+    def valid_on(self, day: dt.date) -> bool:
+        return self.status is CertificateStatus.ACTIVE and self.valid_from <= day <= self.valid_to
+
+
+class Product(Base):
+    __tablename__ = "product"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    code: Mapped[str] = mapped_column(String(40), unique=True)
+    name: Mapped[str] = mapped_column(String(200))
+    gtin: Mapped[str | None] = mapped_column(String(14), unique=True)
+    category: Mapped[str] = mapped_column(String(100))
+    unit: Mapped[str] = mapped_column(String(20))
+    created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+
+class Lot(Base):
+    __tablename__ = "lot"
+    __table_args__ = (
+        UniqueConstraint("facility_id", "code"),
+        CheckConstraint("units > 0", name="units_positive"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    facility_id: Mapped[int] = mapped_column(ForeignKey("facility.id"), index=True)
+    product_id: Mapped[int] = mapped_column(ForeignKey("product.id"), index=True)
+    code: Mapped[str] = mapped_column(String(40))
+    units: Mapped[int] = mapped_column(Integer)
+    quantity: Mapped[Decimal] = mapped_column(DecimalText)
+    quantity_unit: Mapped[str] = mapped_column(String(20))
+    harvest_date: Mapped[dt.date] = mapped_column(Date)
+    pack_date: Mapped[dt.date | None] = mapped_column(Date)
+    origin_area: Mapped[str] = mapped_column(String(200))
+    latitude: Mapped[Decimal | None] = mapped_column(DecimalText)
+    longitude: Mapped[Decimal | None] = mapped_column(DecimalText)
+    status: Mapped[LotStatus] = mapped_column(
+        _enum(LotStatus, "lot_status"), default=LotStatus.ACTIVE
+    )
+    created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+    facility: Mapped[Facility] = relationship()
+    product: Mapped[Product] = relationship()
+
+
+class User(Base):
+    __tablename__ = "app_user"
+    __table_args__ = (
+        CheckConstraint(
+            "(role = 'operator') = (facility_id IS NOT NULL)", name="operator_has_facility"
+        ),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    username: Mapped[str] = mapped_column(String(64), unique=True)
+    password_hash: Mapped[str] = mapped_column(String(200))
+    role: Mapped[Role] = mapped_column(_enum(Role, "user_role"))
+    facility_id: Mapped[int | None] = mapped_column(ForeignKey("facility.id"), index=True)
+    active: Mapped[bool] = mapped_column(default=True)
+    failed_logins: Mapped[int] = mapped_column(default=0)
+    locked_until: Mapped[dt.datetime | None] = mapped_column(UTCDateTime)
+    created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+    facility: Mapped[Facility | None] = relationship()

@@ -1,0 +1,470 @@
+"""Registry services: facilities, certificates, products, lots and users.
+
+Each public function takes a Session, checks every rule before it writes, commits on success
+and raises an :class:`~agritrace.errors.AgritraceError` (writing nothing) on bad input. A
+database uniqueness race is translated into the same ConflictError a pre-check would give.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from decimal import Decimal
+from typing import Any
+
+from sqlalchemy import select
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import Session
+
+from agritrace.db import begin_write, utcnow
+from agritrace.errors import ConflictError, InvalidInputError, NotFoundError
+from agritrace.trace.models import (
+    Certificate,
+    CertificateScheme,
+    CertificateStatus,
+    Facility,
+    FacilityStatus,
+    Lot,
+    Product,
+    Role,
+    User,
+)
+from agritrace.trace.passwords import hash_password
+from agritrace.trace.validation import (
+    check_code,
+    check_gln,
+    check_gtin,
+    check_text,
+    parse_date,
+    parse_decimal,
+    parse_positive_int,
+)
+
+__all__ = [
+    "add_facility",
+    "add_product",
+    "add_user",
+    "certificate_record",
+    "certify",
+    "create_lot",
+    "facility_record",
+    "get_facility",
+    "get_lot",
+    "get_product",
+    "list_facilities",
+    "list_lots",
+    "list_products",
+    "lot_record",
+    "parse_lot_ref",
+    "product_record",
+    "suspend_facility",
+    "user_record",
+    "valid_certificate",
+]
+
+MAX_LOT_UNITS = 10_000_000
+
+
+def _today(now: dt.datetime | None) -> dt.date:
+    return (now or utcnow()).date()
+
+
+def _commit(session: Session, conflict_message: str, **facts: Any) -> None:
+    try:
+        session.commit()
+    except IntegrityError as exc:
+        session.rollback()
+        raise ConflictError(conflict_message, **facts) from exc
+
+
+# -- facilities ---------------------------------------------------------------------------
+
+
+def get_facility(session: Session, code: str) -> Facility:
+    facility = session.scalar(select(Facility).where(Facility.code == code.strip().upper()))
+    if facility is None:
+        raise NotFoundError(f"unknown facility {code!r}", facility=code)
+    return facility
+
+
+def add_facility(
+    session: Session,
+    *,
+    code: str,
+    name: str,
+    province: str,
+    address: str,
+    gln: str | None = None,
+) -> Facility:
+    code = check_code(code, field="facility code")
+    facility = Facility(
+        code=code,
+        name=check_text(name, field="name"),
+        province=check_text(province, field="province", max_len=100),
+        address=check_text(address, field="address", max_len=300),
+        gln=check_gln(gln) if gln else None,
+        status=FacilityStatus.ACTIVE,
+    )
+    begin_write(session)
+    if session.scalar(select(Facility.id).where(Facility.code == code)) is not None:
+        raise ConflictError(f"facility {code} already exists", facility=code)
+    if facility.gln and session.scalar(select(Facility.id).where(Facility.gln == facility.gln)):
+        raise ConflictError(f"GLN {facility.gln} is already registered", gln=facility.gln)
+    session.add(facility)
+    _commit(session, f"facility {code} already exists", facility=code)
+    return facility
+
+
+def suspend_facility(session: Session, code: str, *, reason: str) -> Facility:
+    reason = check_text(reason, field="reason", max_len=500)
+    begin_write(session)
+    facility = get_facility(session, code)
+    if facility.status is FacilityStatus.SUSPENDED:
+        raise ConflictError(f"facility {facility.code} is already suspended")
+    facility.status = FacilityStatus.SUSPENDED
+    facility.status_reason = reason
+    session.commit()
+    return facility
+
+
+def list_facilities(session: Session) -> list[Facility]:
+    return list(session.scalars(select(Facility).order_by(Facility.code)))
+
+
+# -- certificates -------------------------------------------------------------------------
+
+
+def certify(
+    session: Session,
+    *,
+    facility_code: str,
+    scheme: str,
+    number: str,
+    issuer: str,
+    valid_from: str | dt.date,
+    valid_to: str | dt.date,
+    scope: str,
+    now: dt.datetime | None = None,
+) -> Certificate:
+    """Record a certificate held by a facility.
+
+    Refuses an unknown scheme, an empty range, and a certificate that has already expired.
+    A certificate that starts in the future is accepted (it is not valid until then).
+    """
+    try:
+        scheme_value = CertificateScheme(scheme.strip().lower())
+    except ValueError as exc:
+        known = ", ".join(s.value for s in CertificateScheme)
+        raise InvalidInputError(
+            f"unknown certificate scheme {scheme!r}: use one of {known}", field="scheme"
+        ) from exc
+    start = parse_date(valid_from, field="valid from")
+    end = parse_date(valid_to, field="valid to")
+    if end < start:
+        raise InvalidInputError(f"certificate ends ({end}) before it starts ({start})")
+    if end < _today(now):
+        raise InvalidInputError(
+            f"certificate expired on {end}: only a current certificate can be recorded",
+            valid_to=end,
+        )
+    number = check_text(number, field="certificate number", max_len=80)
+    begin_write(session)
+    facility = get_facility(session, facility_code)
+    duplicate = select(Certificate.id).where(
+        Certificate.scheme == scheme_value, Certificate.number == number
+    )
+    if session.scalar(duplicate) is not None:
+        raise ConflictError(f"{scheme_value.label} certificate {number} is already recorded")
+    certificate = Certificate(
+        facility=facility,
+        scheme=scheme_value,
+        number=number,
+        issuer=check_text(issuer, field="issuer"),
+        valid_from=start,
+        valid_to=end,
+        scope=check_text(scope, field="scope", max_len=300),
+        status=CertificateStatus.ACTIVE,
+    )
+    session.add(certificate)
+    _commit(session, f"{scheme_value.label} certificate {number} is already recorded")
+    return certificate
+
+
+def valid_certificate(facility: Facility, day: dt.date) -> Certificate:
+    """The facility's certificate valid on ``day``; raises InvalidInputError saying why not."""
+    certificates = list(facility.certificates)
+    for certificate in certificates:
+        if certificate.valid_on(day):
+            return certificate
+    if not certificates:
+        raise InvalidInputError(f"facility {facility.code} holds no certificate")
+    active = [c for c in certificates if c.status is CertificateStatus.ACTIVE]
+    if not active:
+        raise InvalidInputError(f"every certificate of facility {facility.code} is suspended")
+    earlier = [c for c in active if c.valid_to < day]
+    later = [c for c in active if c.valid_from > day]
+    if later and not earlier:
+        first = min(later, key=lambda c: c.valid_from)
+        raise InvalidInputError(
+            f"certificate {first.number} of facility {facility.code} is not valid until "
+            f"{first.valid_from} (needed on {day})"
+        )
+    last = max(earlier or active, key=lambda c: c.valid_to)
+    raise InvalidInputError(
+        f"certificate {last.number} of facility {facility.code} expired on {last.valid_to} "
+        f"(needed on {day})"
+    )
+
+
+# -- products -----------------------------------------------------------------------------
+
+
+def get_product(session: Session, code: str) -> Product:
+    product = session.scalar(select(Product).where(Product.code == code.strip().upper()))
+    if product is None:
+        raise NotFoundError(f"unknown product {code!r}", product=code)
+    return product
+
+
+def add_product(
+    session: Session,
+    *,
+    code: str,
+    name: str,
+    category: str,
+    unit: str,
+    gtin: str | None = None,
+) -> Product:
+    code = check_code(code, field="product code")
+    product = Product(
+        code=code,
+        name=check_text(name, field="name"),
+        gtin=check_gtin(gtin) if gtin else None,
+        category=check_text(category, field="category", max_len=100),
+        unit=check_text(unit, field="unit", max_len=20),
+    )
+    begin_write(session)
+    if session.scalar(select(Product.id).where(Product.code == code)) is not None:
+        raise ConflictError(f"product {code} already exists", product=code)
+    if product.gtin and session.scalar(select(Product.id).where(Product.gtin == product.gtin)):
+        raise ConflictError(f"GTIN {product.gtin} is already registered", gtin=product.gtin)
+    session.add(product)
+    _commit(session, f"product {code} already exists", product=code)
+    return product
+
+
+def list_products(session: Session) -> list[Product]:
+    return list(session.scalars(select(Product).order_by(Product.code)))
+
+
+# -- lots ---------------------------------------------------------------------------------
+
+
+def parse_lot_ref(ref: str) -> tuple[str, str]:
+    """Split ``FACILITY/LOT`` into its two codes."""
+    facility_code, sep, lot_code = ref.strip().partition("/")
+    if not sep or not facility_code or not lot_code:
+        raise InvalidInputError(
+            f"lot {ref!r} must be written FACILITY/LOT, e.g. HY-VAI-01/L2026-001", field="lot"
+        )
+    return check_code(facility_code, field="facility code"), check_code(lot_code, field="lot code")
+
+
+def get_lot(session: Session, ref: str) -> Lot:
+    facility_code, lot_code = parse_lot_ref(ref)
+    lot = session.scalar(
+        select(Lot)
+        .join(Facility, Lot.facility_id == Facility.id)
+        .where(Facility.code == facility_code, Lot.code == lot_code)
+    )
+    if lot is None:
+        raise NotFoundError(f"unknown lot {facility_code}/{lot_code}", lot=ref)
+    return lot
+
+
+def _coordinate(raw: str | Decimal | None, *, field: str, limit: int) -> Decimal | None:
+    if raw is None or raw == "":
+        return None
+    value = parse_decimal(raw, field=field, places=6)
+    if not -limit <= value <= limit:
+        raise InvalidInputError(f"{field} must be between -{limit} and {limit}", field=field)
+    return value
+
+
+def create_lot(
+    session: Session,
+    *,
+    facility_code: str,
+    product_code: str,
+    code: str,
+    units: str | int,
+    quantity: str | Decimal,
+    quantity_unit: str,
+    harvest_date: str | dt.date,
+    origin_area: str,
+    pack_date: str | dt.date | None = None,
+    latitude: str | Decimal | None = None,
+    longitude: str | Decimal | None = None,
+    now: dt.datetime | None = None,
+) -> Lot:
+    """Register a lot of produce at an active, certified facility.
+
+    Rules: lot code unique per facility; units a positive whole number (it caps the stamps
+    that may be issued); quantity positive; harvest not in the future; packing not before
+    harvest; the facility active and holding a certificate valid on the harvest date.
+    """
+    code = check_code(code, field="lot code")
+    unit_count = parse_positive_int(units, field="units", maximum=MAX_LOT_UNITS)
+    amount = parse_decimal(quantity, field="quantity", minimum=Decimal(0))
+    harvest = parse_date(harvest_date, field="harvest date")
+    packed = parse_date(pack_date, field="pack date") if pack_date else None
+    today = _today(now)
+    if harvest > today:
+        raise InvalidInputError(f"harvest date {harvest} is in the future", field="harvest date")
+    if packed is not None and packed < harvest:
+        raise InvalidInputError(f"pack date {packed} is before harvest date {harvest}")
+    if packed is not None and packed > today:
+        raise InvalidInputError(f"pack date {packed} is in the future", field="pack date")
+    lat = _coordinate(latitude, field="latitude", limit=90)
+    lon = _coordinate(longitude, field="longitude", limit=180)
+    if (lat is None) != (lon is None):
+        raise InvalidInputError("give both latitude and longitude, or neither")
+    begin_write(session)
+    facility = get_facility(session, facility_code)
+    if facility.status is not FacilityStatus.ACTIVE:
+        raise ConflictError(f"facility {facility.code} is suspended", facility=facility.code)
+    valid_certificate(facility, harvest)
+    product = get_product(session, product_code)
+    duplicate = select(Lot.id).where(Lot.facility_id == facility.id, Lot.code == code)
+    if session.scalar(duplicate) is not None:
+        raise ConflictError(f"lot {facility.code}/{code} already exists", lot=code)
+    lot = Lot(
+        facility=facility,
+        product=product,
+        code=code,
+        units=unit_count,
+        quantity=amount,
+        quantity_unit=check_text(quantity_unit, field="quantity unit", max_len=20),
+        harvest_date=harvest,
+        pack_date=packed,
+        origin_area=check_text(origin_area, field="origin area"),
+        latitude=lat,
+        longitude=lon,
+    )
+    session.add(lot)
+    _commit(session, f"lot {facility.code}/{code} already exists", lot=code)
+    return lot
+
+
+def list_lots(session: Session, *, facility_code: str | None = None) -> list[Lot]:
+    query = select(Lot).join(Facility, Lot.facility_id == Facility.id)
+    if facility_code:
+        facility = get_facility(session, facility_code)
+        query = query.where(Lot.facility_id == facility.id)
+    return list(session.scalars(query.order_by(Facility.code, Lot.code)))
+
+
+# -- users --------------------------------------------------------------------------------
+
+
+def add_user(
+    session: Session,
+    *,
+    username: str,
+    password: str,
+    role: str,
+    facility_code: str | None = None,
+) -> User:
+    name = username.strip().lower()
+    if not name or len(name) > 64 or not all(c.isalnum() or c in "._-@" for c in name):
+        raise InvalidInputError(
+            f"username {username!r} is not valid: use letters, digits, '.', '_', '-' or '@'",
+            field="username",
+        )
+    try:
+        role_value = Role(role.strip().lower())
+    except ValueError as exc:
+        known = ", ".join(r.value for r in Role)
+        raise InvalidInputError(f"unknown role {role!r}: use one of {known}") from exc
+    if role_value is Role.OPERATOR and not facility_code:
+        raise InvalidInputError("a facility operator must be bound to a facility (--facility)")
+    if role_value is not Role.OPERATOR and facility_code:
+        raise InvalidInputError(f"a {role_value.value} is not bound to a facility")
+    password_hash = hash_password(password)
+    begin_write(session)
+    facility = get_facility(session, facility_code) if facility_code else None
+    if session.scalar(select(User.id).where(User.username == name)) is not None:
+        raise ConflictError(f"user {name} already exists", username=name)
+    user = User(username=name, password_hash=password_hash, role=role_value, facility=facility)
+    session.add(user)
+    _commit(session, f"user {name} already exists", username=name)
+    return user
+
+
+# -- records for --json and the API ---------------------------------------------------------
+
+
+def facility_record(facility: Facility) -> dict[str, Any]:
+    return {
+        "id": facility.id,
+        "code": facility.code,
+        "name": facility.name,
+        "province": facility.province,
+        "address": facility.address,
+        "gln": facility.gln,
+        "status": facility.status.value,
+        "status_reason": facility.status_reason,
+    }
+
+
+def certificate_record(certificate: Certificate) -> dict[str, Any]:
+    return {
+        "id": certificate.id,
+        "facility": certificate.facility.code,
+        "scheme": certificate.scheme.value,
+        "number": certificate.number,
+        "issuer": certificate.issuer,
+        "valid_from": certificate.valid_from.isoformat(),
+        "valid_to": certificate.valid_to.isoformat(),
+        "scope": certificate.scope,
+        "status": certificate.status.value,
+    }
+
+
+def product_record(product: Product) -> dict[str, Any]:
+    return {
+        "id": product.id,
+        "code": product.code,
+        "name": product.name,
+        "gtin": product.gtin,
+        "category": product.category,
+        "unit": product.unit,
+    }
+
+
+def lot_record(lot: Lot) -> dict[str, Any]:
+    return {
+        "id": lot.id,
+        "code": lot.code,
+        "ref": f"{lot.facility.code}/{lot.code}",
+        "facility": lot.facility.code,
+        "product": lot.product.code,
+        "units": lot.units,
+        "quantity": format(lot.quantity, "f"),
+        "quantity_unit": lot.quantity_unit,
+        "harvest_date": lot.harvest_date.isoformat(),
+        "pack_date": lot.pack_date.isoformat() if lot.pack_date else None,
+        "origin_area": lot.origin_area,
+        "latitude": format(lot.latitude, "f") if lot.latitude is not None else None,
+        "longitude": format(lot.longitude, "f") if lot.longitude is not None else None,
+        "status": lot.status.value,
+    }
+
+
+def user_record(user: User) -> dict[str, Any]:
+    return {
+        "id": user.id,
+        "username": user.username,
+        "role": user.role.value,
+        "facility": user.facility.code if user.facility else None,
+        "active": user.active,
+    }

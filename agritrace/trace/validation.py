@@ -1,0 +1,132 @@
+"""Checks on user input shared by the services, the CLI and the web forms.
+
+Each function takes raw text (or a value) and returns the clean value or raises
+:class:`~agritrace.errors.InvalidInputError` whose message names the field.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import re
+from decimal import Decimal, InvalidOperation
+
+from agritrace.errors import InvalidInputError
+
+__all__ = [
+    "check_code",
+    "check_gln",
+    "check_gtin",
+    "check_text",
+    "gs1_check_digit",
+    "parse_date",
+    "parse_decimal",
+    "parse_positive_int",
+]
+
+_CODE = re.compile(r"[A-Z0-9][A-Z0-9._-]{0,39}")
+
+
+def check_code(raw: str, *, field: str) -> str:
+    """An identifier a person types and prints: 1-40 of A-Z 0-9 . _ -, stored upper case."""
+    code = raw.strip().upper()
+    if not _CODE.fullmatch(code):
+        raise InvalidInputError(
+            f"{field} {raw!r} is not valid: use 1-40 letters, digits, '.', '_' or '-'",
+            field=field,
+        )
+    return code
+
+
+def check_text(raw: str, *, field: str, max_len: int = 200, required: bool = True) -> str:
+    text = " ".join(raw.split())
+    if required and not text:
+        raise InvalidInputError(f"{field} must not be empty", field=field)
+    if len(text) > max_len:
+        raise InvalidInputError(f"{field} is longer than {max_len} characters", field=field)
+    if any(ord(c) < 32 for c in text):
+        raise InvalidInputError(f"{field} contains control characters", field=field)
+    return text
+
+
+def gs1_check_digit(body: str) -> int:
+    """GS1 mod-10 check digit for the digits before it (GS1 General Specifications 7.9.1)."""
+    total = 0
+    for position, char in enumerate(reversed(body)):
+        weight = 3 if position % 2 == 0 else 1
+        total += int(char) * weight
+    return (10 - total % 10) % 10
+
+
+def _check_gs1(raw: str, *, field: str, lengths: tuple[int, ...], name: str) -> str:
+    digits = raw.strip().replace(" ", "")
+    if not digits.isascii() or not digits.isdigit() or len(digits) not in lengths:
+        allowed = " or ".join(str(n) for n in lengths)
+        raise InvalidInputError(f"{field} must be {allowed} digits, not {raw!r}", field=field)
+    expected = gs1_check_digit(digits[:-1])
+    if int(digits[-1]) != expected:
+        raise InvalidInputError(
+            f"{field} {digits} has a wrong check digit: the {name} check digit should be "
+            f"{expected}",
+            field=field,
+            expected=expected,
+        )
+    return digits
+
+
+def check_gtin(raw: str, *, field: str = "GTIN") -> str:
+    """A GTIN-13 or GTIN-14 with a correct check digit, returned as 14 digits."""
+    return _check_gs1(raw, field=field, lengths=(13, 14), name="GTIN").zfill(14)
+
+
+def check_gln(raw: str, *, field: str = "GLN") -> str:
+    """A 13-digit GS1 Global Location Number with a correct check digit."""
+    return _check_gs1(raw, field=field, lengths=(13,), name="GLN")
+
+
+def parse_date(raw: str | dt.date, *, field: str) -> dt.date:
+    """An ISO 8601 calendar date (YYYY-MM-DD)."""
+    if isinstance(raw, dt.date):
+        return raw
+    text = raw.strip()
+    try:
+        if not re.fullmatch(r"\d{4}-\d{2}-\d{2}", text):
+            raise ValueError(text)
+        return dt.date.fromisoformat(text)
+    except ValueError as exc:
+        raise InvalidInputError(
+            f"{field} {raw!r} is not a date: use YYYY-MM-DD", field=field
+        ) from exc
+
+
+def parse_positive_int(raw: str | int, *, field: str, maximum: int = 10**9) -> int:
+    if isinstance(raw, bool):
+        raise InvalidInputError(f"{field} must be a whole number", field=field)
+    try:
+        value = raw if isinstance(raw, int) else int(raw.strip(), 10)
+    except ValueError as exc:
+        raise InvalidInputError(f"{field} {raw!r} is not a whole number", field=field) from exc
+    if value <= 0:
+        raise InvalidInputError(f"{field} must be greater than zero, not {value}", field=field)
+    if value > maximum:
+        raise InvalidInputError(f"{field} must be at most {maximum}, not {value}", field=field)
+    return value
+
+
+def parse_decimal(
+    raw: str | Decimal, *, field: str, minimum: Decimal | None = None, places: int = 3
+) -> Decimal:
+    """A finite decimal with at most ``places`` decimal places, greater than ``minimum``."""
+    try:
+        value = raw if isinstance(raw, Decimal) else Decimal(raw.strip())
+    except InvalidOperation as exc:
+        raise InvalidInputError(f"{field} {raw!r} is not a number", field=field) from exc
+    if not value.is_finite():
+        raise InvalidInputError(f"{field} must be a finite number", field=field)
+    exponent = value.as_tuple().exponent
+    if isinstance(exponent, int) and exponent < -places:
+        raise InvalidInputError(f"{field} has more than {places} decimal places", field=field)
+    if minimum is not None and value <= minimum:
+        raise InvalidInputError(f"{field} must be greater than {minimum}", field=field)
+    if abs(value) >= Decimal(10) ** 15:
+        raise InvalidInputError(f"{field} is too large", field=field)
+    return value.normalize() if value == value.to_integral() else value

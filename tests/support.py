@@ -1,0 +1,76 @@
+"""Helpers the test suites share: real databases made fresh, and the skip-or-fail rule.
+
+A test that needs PostgreSQL, Chromium or a tool skips locally with a reason, but fails when
+``AGRITRACE_REQUIRE_ALL=1`` (set by ``.ci/run``), so nothing skips silently in CI.
+"""
+
+from __future__ import annotations
+
+import os
+import secrets
+import shutil
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+
+import pytest
+from sqlalchemy import text
+from sqlalchemy.engine import make_url
+
+from agritrace.db import make_engine
+
+REQUIRE_ALL = os.environ.get("AGRITRACE_REQUIRE_ALL", "") == "1"
+PG_URL = os.environ.get("AGRITRACE_TEST_DATABASE_URL", "")
+BACKENDS = ("sqlite", "postgres")
+
+
+def unavailable(reason: str) -> None:
+    """Skip the current test locally; fail it when every dependency is required (CI)."""
+    if REQUIRE_ALL:
+        pytest.fail(f"required in CI but unavailable: {reason}")
+    pytest.skip(reason)
+
+
+def require_postgres() -> str:
+    if not PG_URL:
+        unavailable("PostgreSQL not configured: set AGRITRACE_TEST_DATABASE_URL")
+    return PG_URL
+
+
+def require_tool(name: str) -> str:
+    path = shutil.which(name)
+    if path is None:
+        unavailable(f"{name} is not installed")
+    return str(path)
+
+
+def _with_search_path(url: str, schema: str) -> str:
+    parsed = make_url(url)
+    if parsed.drivername == "postgresql":
+        parsed = parsed.set(drivername="postgresql+psycopg")
+    query = dict(parsed.query)
+    query["options"] = f"-csearch_path={schema}"
+    return parsed.set(query=query).render_as_string(hide_password=False)
+
+
+@contextmanager
+def fresh_database(backend: str, folder: Path) -> Iterator[str]:
+    """A URL to an empty database of ``backend``, removed afterwards.
+
+    SQLite: a new file in ``folder``. PostgreSQL: a new schema in the test database, reached
+    through ``search_path`` so that every connection (other processes too) sees only it.
+    """
+    if backend == "sqlite":
+        yield f"sqlite:///{folder / f'test-{secrets.token_hex(4)}.db'}"
+        return
+    base = require_postgres()
+    schema = f"t_{secrets.token_hex(6)}"
+    admin = make_engine(base)
+    try:
+        with admin.begin() as conn:
+            conn.execute(text(f'CREATE SCHEMA "{schema}"'))
+        yield _with_search_path(base, schema)
+    finally:
+        with admin.begin() as conn:
+            conn.execute(text(f'DROP SCHEMA IF EXISTS "{schema}" CASCADE'))
+        admin.dispose()

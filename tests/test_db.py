@@ -1,0 +1,68 @@
+"""The database layer: pragmas, types, and the per-test rollback harness itself."""
+
+from __future__ import annotations
+
+import datetime as dt
+from pathlib import Path
+
+import pytest
+from sqlalchemy import Engine, func, select, text
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import Session
+
+from agritrace.db import make_engine
+from agritrace.migrations import current_revision, head_revision
+from agritrace.trace import registry
+from agritrace.trace.models import Facility
+
+
+def test_sqlite_runs_with_wal_full_sync_and_foreign_keys(tmp_path: Path) -> None:
+    engine = make_engine(f"sqlite:///{tmp_path / 'x.db'}")
+    with engine.connect() as conn:
+        assert conn.exec_driver_sql("PRAGMA journal_mode").scalar() == "wal"
+        assert conn.exec_driver_sql("PRAGMA synchronous").scalar() == 2  # FULL
+        assert conn.exec_driver_sql("PRAGMA foreign_keys").scalar() == 1
+    engine.dispose()
+
+
+def test_schema_is_at_head(engine: Engine) -> None:
+    assert current_revision(engine) == head_revision()
+
+
+def test_timestamps_come_back_aware_utc(session: Session) -> None:
+    facility = registry.add_facility(session, code="F1", name="A", province="P", address="x")
+    session.expire_all()
+    stored = session.get(Facility, facility.id)
+    assert stored is not None
+    assert stored.created_at.tzinfo is dt.UTC
+    assert abs(stored.created_at - dt.datetime.now(dt.UTC)) < dt.timedelta(minutes=5)
+
+
+def test_service_commit_inside_test_is_invisible_to_others_and_rolled_back(
+    engine: Engine,
+) -> None:
+    """The harness's promise: a test's commits never leak into the database."""
+    with engine.connect() as conn:
+        outer = conn.begin()
+        session = Session(bind=conn, join_transaction_mode="create_savepoint")
+        registry.add_facility(session, code="ISOLATED", name="A", province="P", address="x")
+        assert session.scalar(select(func.count()).select_from(Facility)) == 1
+        with engine.connect() as other:
+            seen = other.execute(text("SELECT count(*) FROM facility WHERE code = 'ISOLATED'"))
+            assert seen.scalar() == 0
+        session.close()
+        outer.rollback()
+    with engine.connect() as conn:
+        after = conn.execute(text("SELECT count(*) FROM facility WHERE code = 'ISOLATED'"))
+        assert after.scalar() == 0
+
+
+def test_foreign_keys_are_enforced(session: Session) -> None:
+    with pytest.raises(IntegrityError):
+        session.execute(
+            text(
+                "INSERT INTO certificate (facility_id, scheme, number, issuer, valid_from,"
+                " valid_to, scope, status, created_at) VALUES (999, 'vietgap', 'N', 'I',"
+                " '2026-01-01', '2026-12-31', 's', 'active', '2026-01-01 00:00:00')"
+            )
+        )
