@@ -157,8 +157,11 @@ def begin_write(session: Session) -> None:
     On SQLite this issues ``BEGIN IMMEDIATE`` so that the write lock is taken up front and a
     concurrent writer waits instead of failing with a stale snapshot. If the session's
     transaction has already begun (for example inside a test's outer transaction) this is a
-    no-op. On PostgreSQL writers serialize on row locks taken by the code that needs them.
+    no-op, so call it before the transaction's first statement. On PostgreSQL writers
+    serialize on row locks taken by the code that needs them.
     """
+    if session.in_transaction():
+        return
     try:
         session.connection(execution_options={"sqlite_begin": "IMMEDIATE"})
     except OperationalError as exc:

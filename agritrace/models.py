@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import agritrace.ledger.store
 import agritrace.trace.models  # noqa: F401
 
 __all__: list[str] = []

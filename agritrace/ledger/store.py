@@ -1,0 +1,397 @@
+"""The ledger's persistence: append-only entries, stored tree nodes, the head and checkpoints.
+
+Guarantees:
+
+- An entry is stored as the exact RFC 8785 canonical bytes that were hashed, with its index
+  (0-based, gap-free), its RFC 9162 leaf hash and its chain hash
+  ``chain_i = SHA-256(chain_{i-1} || leaf_i)`` (``chain_{-1}`` = 32 zero bytes).
+- Every perfect subtree hash is stored (levels >= 1 in ``ledger_node``; level 0 is the leaf
+  hash column), so a root or proof for any size costs one query for O(log n) rows.
+- Appends serialize on one point: the single ``ledger_head`` row, locked ``FOR UPDATE`` on
+  PostgreSQL, and ``BEGIN IMMEDIATE`` on SQLite (see :func:`agritrace.db.begin_write`).
+  Hashing and canonicalization happen before the lock is taken. A batch is one transaction.
+- Appending content that is already present returns the original index and writes nothing.
+- Checkpoints are signed only over the committed head, never for a size below the latest one,
+  so no two stored checkpoints can be inconsistent.
+- There is no update or delete path for ledger rows in this module (or anywhere else).
+
+:func:`append` never commits: it runs inside the caller's transaction so that a domain
+change and its ledger entry commit together. :func:`sign_checkpoint` commits its own.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import hashlib
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
+from sqlalchemy import (
+    BigInteger,
+    CheckConstraint,
+    ForeignKey,
+    Index,
+    Integer,
+    LargeBinary,
+    SmallInteger,
+    String,
+    Table,
+    Text,
+    insert,
+    select,
+    tuple_,
+)
+from sqlalchemy.orm import Mapped, Session, mapped_column
+
+from agritrace.db import Base, UTCDateTime, begin_write, utcnow
+from agritrace.errors import ConflictError, InvalidInputError, NotFoundError
+from agritrace.ledger import merkle
+from agritrace.ledger.canonical import to_canonical_bytes
+from agritrace.ledger.checkpoint import Checkpoint, sign_note
+
+__all__ = [
+    "ZERO_CHAIN",
+    "Appended",
+    "Head",
+    "LedgerCheckpoint",
+    "LedgerEntry",
+    "LedgerHead",
+    "LedgerNode",
+    "LedgerSubject",
+    "NewEntry",
+    "append",
+    "checkpoint_at_least",
+    "consistency_proof",
+    "fetcher",
+    "get_checkpoint",
+    "get_entry",
+    "head",
+    "inclusion_proof",
+    "indices_for_subject",
+    "latest_checkpoint",
+    "sign_checkpoint",
+]
+
+ZERO_CHAIN = bytes(32)
+_IN_CHUNK = 2_000
+MAX_ENTRY_BYTES = 64 * 1024
+
+
+class LedgerEntry(Base):
+    __tablename__ = "ledger_entry"
+
+    idx: Mapped[int] = mapped_column(BigInteger, primary_key=True, autoincrement=False)
+    content: Mapped[bytes] = mapped_column(LargeBinary)
+    leaf_hash: Mapped[bytes] = mapped_column(LargeBinary(32), unique=True)
+    chain_hash: Mapped[bytes] = mapped_column(LargeBinary(32))
+    kind: Mapped[str] = mapped_column(String(40), index=True)
+    recorded_at: Mapped[dt.datetime] = mapped_column(UTCDateTime)
+
+
+class LedgerNode(Base):
+    """Hash of the perfect subtree ``(level, idx)``, level >= 1."""
+
+    __tablename__ = "ledger_node"
+
+    level: Mapped[int] = mapped_column(SmallInteger, primary_key=True, autoincrement=False)
+    idx: Mapped[int] = mapped_column(BigInteger, primary_key=True, autoincrement=False)
+    hash: Mapped[bytes] = mapped_column(LargeBinary(32))
+
+
+class LedgerSubject(Base):
+    """Which records (``lot:12``, ``facility:3``, ...) an entry is about, for lookups."""
+
+    __tablename__ = "ledger_subject"
+    __table_args__ = (Index("ix_ledger_subject_subject_idx", "subject", "idx"),)
+
+    idx: Mapped[int] = mapped_column(
+        BigInteger, ForeignKey("ledger_entry.idx"), primary_key=True, autoincrement=False
+    )
+    subject: Mapped[str] = mapped_column(String(80), primary_key=True)
+
+
+class LedgerHead(Base):
+    """The single row appends lock on: current size, chain hash and root."""
+
+    __tablename__ = "ledger_head"
+
+    __table_args__ = (CheckConstraint("id = 1", name="single_row"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=False)
+    size: Mapped[int] = mapped_column(BigInteger)
+    chain_hash: Mapped[bytes] = mapped_column(LargeBinary(32))
+    root_hash: Mapped[bytes] = mapped_column(LargeBinary(32))
+
+
+class LedgerCheckpoint(Base):
+    """A signed C2SP checkpoint note over the tree of ``size`` entries."""
+
+    __tablename__ = "ledger_checkpoint"
+
+    size: Mapped[int] = mapped_column(BigInteger, primary_key=True, autoincrement=False)
+    root_hash: Mapped[bytes] = mapped_column(LargeBinary(32))
+    note: Mapped[str] = mapped_column(Text)
+    created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime)
+
+
+@dataclass(frozen=True, slots=True)
+class NewEntry:
+    """An entry to append: a JSON body with a string ``type`` and the subjects it concerns."""
+
+    body: Mapping[str, Any]
+    subjects: Sequence[str] = field(default=())
+
+
+@dataclass(frozen=True, slots=True)
+class Appended:
+    index: int
+    leaf_hash: bytes
+    new: bool
+
+
+@dataclass(frozen=True, slots=True)
+class Head:
+    size: int
+    root_hash: bytes
+    chain_hash: bytes
+
+
+def _prepare(entry: NewEntry) -> tuple[bytes, bytes, str]:
+    kind = entry.body.get("type")
+    if not isinstance(kind, str) or not kind or len(kind) > 40:
+        raise InvalidInputError("a ledger entry needs a 'type' string of 1-40 characters")
+    content = to_canonical_bytes(dict(entry.body))
+    if len(content) > MAX_ENTRY_BYTES:
+        raise InvalidInputError(
+            f"a ledger entry is limited to {MAX_ENTRY_BYTES} bytes, this one has {len(content)}"
+        )
+    for subject in entry.subjects:
+        if not subject or len(subject) > 80:
+            raise InvalidInputError(f"ledger subject {subject!r} must be 1-80 characters")
+    return content, merkle.leaf_hash(content), kind
+
+
+def fetcher(session: Session) -> merkle.Fetch:
+    """A :data:`merkle.Fetch` reading stored nodes in one query per level kind."""
+
+    def fetch(ids: Sequence[merkle.NodeId]) -> Sequence[bytes]:
+        found: dict[merkle.NodeId, bytes] = {}
+        leaves = [index for level, index in ids if level == 0]
+        inner = [(level, index) for level, index in ids if level > 0]
+        if leaves:
+            rows = session.execute(
+                select(LedgerEntry.idx, LedgerEntry.leaf_hash).where(LedgerEntry.idx.in_(leaves))
+            )
+            found.update(((0, idx), leaf) for idx, leaf in rows)
+        if inner:
+            nodes = session.execute(
+                select(LedgerNode.level, LedgerNode.idx, LedgerNode.hash).where(
+                    tuple_(LedgerNode.level, LedgerNode.idx).in_(inner)
+                )
+            )
+            found.update(((level, idx), digest) for level, idx, digest in nodes)
+        return [found[node] for node in ids if node in found]
+
+    return fetch
+
+
+def _table(model: type[Base]) -> Table:
+    return Base.metadata.tables[model.__tablename__]
+
+
+def _lock_head(session: Session) -> LedgerHead:
+    row = session.scalars(
+        select(LedgerHead).where(LedgerHead.id == 1).with_for_update()
+    ).one_or_none()
+    if row is None:
+        raise NotFoundError("the ledger head row is missing: run 'agritrace init'")
+    return row
+
+
+def head(session: Session) -> Head:
+    """The current (committed, as seen by this session) size, root and chain hash."""
+    row = session.execute(
+        select(LedgerHead.size, LedgerHead.root_hash, LedgerHead.chain_hash).where(
+            LedgerHead.id == 1
+        )
+    ).one_or_none()
+    if row is None:
+        raise NotFoundError("the ledger head row is missing: run 'agritrace init'")
+    return Head(size=row[0], root_hash=row[1], chain_hash=row[2])
+
+
+def _existing(session: Session, leaf_hashes: Sequence[bytes]) -> dict[bytes, int]:
+    found: dict[bytes, int] = {}
+    unique = list(dict.fromkeys(leaf_hashes))
+    for start in range(0, len(unique), _IN_CHUNK):
+        chunk = unique[start : start + _IN_CHUNK]
+        rows = session.execute(
+            select(LedgerEntry.leaf_hash, LedgerEntry.idx).where(LedgerEntry.leaf_hash.in_(chunk))
+        )
+        found.update((leaf, idx) for leaf, idx in rows)
+    return found
+
+
+def append(session: Session, entries: Sequence[NewEntry]) -> list[Appended]:
+    """Append ``entries`` in the caller's transaction; return one result per entry, in order.
+
+    An entry whose content is already in the ledger (or earlier in the same batch) is not
+    stored again: its result carries the original index and ``new=False``. Raises
+    InvalidInputError for an entry that cannot be canonicalized. Does not commit.
+    """
+    prepared = [_prepare(entry) for entry in entries]  # hash before taking the lock
+    if not prepared:
+        return []
+    begin_write(session)
+    row = _lock_head(session)
+    known = _existing(session, [leaf for _, leaf, _ in prepared])
+    size, chain = row.size, row.chain_hash
+    now = utcnow()
+    results: list[Appended] = []
+    new_leaves: list[bytes] = []
+    entry_rows: list[dict[str, Any]] = []
+    subject_rows: list[dict[str, Any]] = []
+    sha256 = hashlib.sha256
+    for entry, (content, leaf, kind) in zip(entries, prepared, strict=True):
+        if leaf in known:
+            results.append(Appended(index=known[leaf], leaf_hash=leaf, new=False))
+            continue
+        index = size + len(new_leaves)
+        known[leaf] = index
+        chain = sha256(chain + leaf).digest()
+        new_leaves.append(leaf)
+        entry_rows.append(
+            {
+                "idx": index,
+                "content": content,
+                "leaf_hash": leaf,
+                "chain_hash": chain,
+                "kind": kind,
+                "recorded_at": now,
+            }
+        )
+        subject_rows.extend({"idx": index, "subject": s} for s in dict.fromkeys(entry.subjects))
+        results.append(Appended(index=index, leaf_hash=leaf, new=True))
+    if not new_leaves:
+        return results
+    frontier = fetcher(session)(merkle.frontier_ids(size))
+    grown = merkle.append_leaves(size, frontier, new_leaves)
+    session.execute(insert(_table(LedgerEntry)), entry_rows)
+    if subject_rows:
+        session.execute(insert(_table(LedgerSubject)), subject_rows)
+    node_rows = [
+        {"level": run.level, "idx": run.first + offset, "hash": digest}
+        for run in grown.nodes.runs
+        if run.level > 0
+        for offset, digest in enumerate(run.hashes)
+    ]
+    if node_rows:
+        session.execute(insert(_table(LedgerNode)), node_rows)
+    row.size = grown.size
+    row.chain_hash = chain
+    row.root_hash = grown.root
+    session.flush()
+    return results
+
+
+def get_entry(session: Session, index: int) -> LedgerEntry:
+    if index < 0:
+        raise InvalidInputError(f"ledger index must not be negative, not {index}")
+    entry = session.get(LedgerEntry, index)
+    if entry is None:
+        raise NotFoundError(f"no ledger entry #{index}", index=index)
+    return entry
+
+
+def indices_for_subject(session: Session, subject: str) -> list[int]:
+    return list(
+        session.scalars(
+            select(LedgerSubject.idx)
+            .where(LedgerSubject.subject == subject)
+            .order_by(LedgerSubject.idx)
+        )
+    )
+
+
+def _check_size(session: Session, size: int) -> Head:
+    current = head(session)
+    if size < 0 or size > current.size:
+        raise InvalidInputError(
+            f"tree size {size} is out of range: the ledger has {current.size} entries",
+            size=size,
+        )
+    return current
+
+
+def inclusion_proof(session: Session, index: int, size: int) -> list[bytes]:
+    """RFC 9162 inclusion proof of entry ``index`` in the tree of ``size`` entries."""
+    _check_size(session, size)
+    if not 0 <= index < size:
+        raise InvalidInputError(
+            f"entry #{index} is not in a tree of {size} entries", index=index, size=size
+        )
+    return merkle.inclusion_proof(index, size, fetcher(session))
+
+
+def consistency_proof(session: Session, size1: int, size2: int) -> list[bytes]:
+    """RFC 9162 consistency proof between the trees of ``size1`` and ``size2`` entries."""
+    _check_size(session, size2)
+    if not 0 < size1 <= size2:
+        raise InvalidInputError(
+            f"a consistency proof needs 0 < old size <= new size, not {size1} and {size2}"
+        )
+    return merkle.consistency_proof(size1, size2, fetcher(session))
+
+
+def latest_checkpoint(session: Session) -> LedgerCheckpoint | None:
+    return session.scalars(
+        select(LedgerCheckpoint).order_by(LedgerCheckpoint.size.desc()).limit(1)
+    ).first()
+
+
+def get_checkpoint(session: Session, size: int) -> LedgerCheckpoint:
+    stored = session.get(LedgerCheckpoint, size)
+    if stored is None:
+        raise NotFoundError(f"no checkpoint for tree size {size}", size=size)
+    return stored
+
+
+def checkpoint_at_least(session: Session, size: int) -> LedgerCheckpoint | None:
+    """The smallest stored checkpoint covering ``size`` entries, if any."""
+    return session.scalars(
+        select(LedgerCheckpoint)
+        .where(LedgerCheckpoint.size >= size)
+        .order_by(LedgerCheckpoint.size)
+        .limit(1)
+    ).first()
+
+
+def sign_checkpoint(
+    session: Session, *, origin: str, private_key: Ed25519PrivateKey
+) -> LedgerCheckpoint:
+    """Sign and store a checkpoint over the committed head, and commit.
+
+    Returns the existing checkpoint when the head has not grown since the latest one. The
+    head row is locked while signing, so the checkpoint always describes committed state
+    and checkpoints are stored in size order (never two for one size, never one smaller
+    than an earlier one).
+    """
+    if session.in_transaction() and (session.new or session.dirty or session.deleted):
+        raise ConflictError("sign_checkpoint needs a session with no pending changes")
+    session.commit()
+    begin_write(session)
+    row = _lock_head(session)
+    latest = latest_checkpoint(session)
+    if latest is not None and latest.size >= row.size:
+        session.commit()
+        return latest
+    body = Checkpoint(origin=origin, size=row.size, root_hash=row.root_hash).to_body()
+    note = sign_note(body, name=origin, private_key=private_key)
+    stored = LedgerCheckpoint(
+        size=row.size, root_hash=row.root_hash, note=note.decode("utf-8"), created_at=utcnow()
+    )
+    session.add(stored)
+    session.commit()
+    return stored
