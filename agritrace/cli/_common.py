@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 import json
+import sys
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from typing import Any, TypeVar
 
 import click
+from click._termui_impl import ProgressBar
 from sqlalchemy import Engine
 from sqlalchemy.exc import OperationalError
 from sqlalchemy.orm import Session, sessionmaker
@@ -16,8 +18,9 @@ from sqlalchemy.orm import Session, sessionmaker
 from agritrace.config import Settings
 from agritrace.db import make_engine, make_sessionmaker, sqlite_path
 from agritrace.errors import StorageUnavailableError
+from agritrace.keys import KeyInfo, KeyRing, read_public_keys
 
-__all__ = ["CliContext", "emit", "json_option", "pass_ctx"]
+__all__ = ["CliContext", "emit", "json_option", "pass_ctx", "progress"]
 
 F = TypeVar("F", bound=Callable[..., Any])
 
@@ -29,6 +32,7 @@ class CliContext:
     _settings: Settings | None = None
     _engine: Engine | None = None
     _sessions: sessionmaker[Session] | None = field(default=None, repr=False)
+    _ring: KeyRing | None = field(default=None, repr=False)
 
     @property
     def settings(self) -> Settings:
@@ -69,6 +73,17 @@ class CliContext:
             self._sessions = make_sessionmaker(self.engine)
         with self._sessions() as session:
             yield session
+
+    def ring(self) -> KeyRing:
+        """The key ring, decrypted with AGRITRACE_KEY_PASSPHRASE (for signing)."""
+        if self._ring is None:
+            passphrase = self.settings.require_key_passphrase()
+            self._ring = KeyRing.open(self.settings.keys_dir, passphrase)
+        return self._ring
+
+    def public_keys(self) -> list[KeyInfo]:
+        """The ring's public keys; needs no passphrase (for verifying)."""
+        return read_public_keys(self.settings.keys_dir)
 
     def close(self) -> None:
         if self._engine is not None:
@@ -111,3 +126,19 @@ def emit(
         click.echo("  ".join(c.ljust(w) for c, w in zip(row, widths, strict=True)).rstrip())
         if i == 0:
             click.echo("  ".join("-" * w for w in widths))
+
+
+@contextmanager
+def progress(total: int, label: str) -> Iterator[Callable[[int], None]]:
+    """A progress bar on stderr; yields ``advance_to(done)``. Hidden when not a terminal."""
+    bar: ProgressBar[int] = click.progressbar(length=max(total, 1), label=label, file=sys.stderr)
+    done = 0
+
+    def advance_to(count: int) -> None:
+        nonlocal done
+        if count > done:
+            bar.update(count - done)
+            done = count
+
+    with bar:
+        yield advance_to

@@ -5,6 +5,7 @@ from __future__ import annotations
 import click
 
 from agritrace.cli._common import CliContext, emit, json_option, pass_ctx
+from agritrace.keys import KeyRing, read_public_keys
 from agritrace.migrations import current_revision, head_revision, upgrade
 
 
@@ -14,7 +15,13 @@ from agritrace.migrations import current_revision, head_revision, upgrade
 def init_command(ctx: CliContext, as_json: bool) -> None:
     """Create (or upgrade) the database schema and the signing keys. Safe to run again."""
     settings = ctx.settings
+    passphrase = settings.require_key_passphrase()
     settings.instance.mkdir(parents=True, exist_ok=True)
+    created_keys = not KeyRing.exists(settings.keys_dir)
+    if created_keys:
+        KeyRing.create(settings.keys_dir, passphrase)
+    else:
+        KeyRing.open(settings.keys_dir, passphrase)  # a wrong passphrase fails here, early
     before = current_revision(ctx.engine)
     upgrade(ctx.engine)
     after = current_revision(ctx.engine)
@@ -23,6 +30,8 @@ def init_command(ctx: CliContext, as_json: bool) -> None:
         "database": ctx.engine.url.render_as_string(hide_password=True),
         "schema_revision": after,
         "schema_changed": before != after,
+        "keys_created": created_keys,
+        "keys": [info.kid for info in read_public_keys(settings.keys_dir)],
     }
     if before == head_revision():
         message = f"agritrace is already initialised in {settings.instance}"

@@ -35,6 +35,7 @@ from sqlalchemy import (
     Index,
     Integer,
     LargeBinary,
+    Select,
     SmallInteger,
     String,
     Table,
@@ -71,6 +72,7 @@ __all__ = [
     "inclusion_proof",
     "indices_for_subject",
     "latest_checkpoint",
+    "select_entries",
     "sign_checkpoint",
 ]
 
@@ -294,6 +296,11 @@ def append(session: Session, entries: Sequence[NewEntry]) -> list[Appended]:
     row.root_hash = grown.root
     session.flush()
     return results
+
+
+def select_entries() -> Select[LedgerEntry]:
+    """All entries in index order (stream it with ``yield_per``)."""
+    return select(LedgerEntry).order_by(LedgerEntry.idx)
 
 
 def get_entry(session: Session, index: int) -> LedgerEntry:

@@ -1,0 +1,119 @@
+"""The ledger as the rest of agritrace uses it: checkpoints signed with the ring's key,
+verifiers for audits and bundles, and proof bundles for entries or subjects.
+
+Signing needs the opened :class:`~agritrace.keys.KeyRing` (the passphrase); verifying needs
+only the public keys, so an inspector can audit without any secret.
+"""
+
+from __future__ import annotations
+
+import base64
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from sqlalchemy.orm import Session
+
+from agritrace.errors import InvalidInputError, NotFoundError
+from agritrace.keys import KeyInfo, KeyPurpose, KeyRing
+from agritrace.ledger import store
+from agritrace.ledger.bundle import BundleEntry, make_bundle
+from agritrace.ledger.checkpoint import NoteVerifier
+from agritrace.ledger.store import LedgerCheckpoint
+
+__all__ = [
+    "ProofRecord",
+    "bundle",
+    "checkpoint_covering",
+    "proof_record",
+    "sign_checkpoint",
+    "verifiers",
+]
+
+
+def verifiers(origin: str, keys: Iterable[KeyInfo]) -> list[NoteVerifier]:
+    """Note verifiers for every checkpoint key, active or retired, under the log's origin."""
+    return [
+        NoteVerifier(name=origin, public_key=info.public_raw)
+        for info in keys
+        if info.purpose is KeyPurpose.CHECKPOINT
+    ]
+
+
+def sign_checkpoint(session: Session, *, origin: str, ring: KeyRing) -> LedgerCheckpoint:
+    """Sign (or reuse) the checkpoint over the committed head with the active ledger key."""
+    _, private_key = ring.active_signer(KeyPurpose.CHECKPOINT)
+    return store.sign_checkpoint(session, origin=origin, private_key=private_key)
+
+
+def checkpoint_covering(
+    session: Session, size: int, *, origin: str, ring: KeyRing | None
+) -> LedgerCheckpoint:
+    """The latest checkpoint if it covers ``size`` entries; otherwise sign a new one.
+
+    Raises NotFoundError when none covers and no ring is given to sign one.
+    """
+    latest = store.latest_checkpoint(session)
+    if latest is not None and latest.size >= size:
+        return latest
+    if ring is None:
+        raise NotFoundError(
+            f"no signed checkpoint covers entry #{size - 1} yet: run 'agritrace ledger checkpoint'"
+        )
+    return sign_checkpoint(session, origin=origin, ring=ring)
+
+
+def bundle(
+    session: Session,
+    indices: Sequence[int],
+    *,
+    origin: str,
+    ring: KeyRing | None,
+) -> dict[str, Any]:
+    """A proof bundle of ``indices`` over a checkpoint that covers all of them."""
+    if not indices:
+        raise InvalidInputError("a proof bundle needs at least one entry")
+    wanted = sorted(set(indices))
+    for index in wanted:
+        store.get_entry(session, index)  # NotFoundError names a missing index
+    checkpoint = checkpoint_covering(session, wanted[-1] + 1, origin=origin, ring=ring)
+    entries = [
+        BundleEntry(
+            index=index,
+            content=store.get_entry(session, index).content,
+            proof=tuple(store.inclusion_proof(session, index, checkpoint.size)),
+        )
+        for index in wanted
+    ]
+    return make_bundle(checkpoint.note, entries)
+
+
+@dataclass(frozen=True, slots=True)
+class ProofRecord:
+    index: int
+    size: int
+    leaf_hash: bytes
+    proof: tuple[bytes, ...]
+    checkpoint_note: str
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "index": self.index,
+            "tree_size": self.size,
+            "leaf_hash": base64.b64encode(self.leaf_hash).decode("ascii"),
+            "inclusion_proof": [base64.b64encode(h).decode("ascii") for h in self.proof],
+            "checkpoint": self.checkpoint_note,
+        }
+
+
+def proof_record(session: Session, index: int, *, origin: str, ring: KeyRing | None) -> ProofRecord:
+    """Entry ``index``'s inclusion proof against a signed checkpoint that covers it."""
+    entry = store.get_entry(session, index)
+    checkpoint = checkpoint_covering(session, index + 1, origin=origin, ring=ring)
+    return ProofRecord(
+        index=index,
+        size=checkpoint.size,
+        leaf_hash=entry.leaf_hash,
+        proof=tuple(store.inclusion_proof(session, index, checkpoint.size)),
+        checkpoint_note=checkpoint.note,
+    )
