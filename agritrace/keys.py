@@ -350,6 +350,14 @@ class KeyRing:
         info = self.active(purpose)
         return info.key_id, self._private[purpose, info.key_id]
 
+    def signer(self, purpose: KeyPurpose, key_id: int) -> Ed25519PrivateKey:
+        """The private key ``key_id`` of ``purpose``, active or retired (to reprint a batch
+        with the key it was issued under). Raises NotFoundError for an unknown key."""
+        key = self._private.get((purpose, key_id))
+        if key is None:
+            raise NotFoundError(f"the key ring has no {purpose} key {key_id}", key_id=key_id)
+        return key
+
     def public_keys(self, purpose: KeyPurpose) -> dict[int, Ed25519PublicKey]:
         """Every key of ``purpose``, active and retired, by id: what a verifier needs."""
         return {info.key_id: info.public_key for info in self._infos if info.purpose is purpose}

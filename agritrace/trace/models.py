@@ -11,6 +11,7 @@ from decimal import Decimal
 from enum import StrEnum
 
 from sqlalchemy import (
+    BigInteger,
     CheckConstraint,
     Date,
     Enum,
@@ -34,6 +35,8 @@ __all__ = [
     "LotStatus",
     "Product",
     "Role",
+    "SerialCounter",
+    "StampBatch",
     "User",
 ]
 
@@ -198,3 +201,42 @@ class User(Base):
     created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow)
 
     facility: Mapped[Facility | None] = relationship()
+
+
+class SerialCounter(Base):
+    """The one global stamp-serial counter; issuance locks this row."""
+
+    __tablename__ = "serial_counter"
+    __table_args__ = (
+        CheckConstraint("id = 1", name="single_row"),
+        CheckConstraint("next_serial >= 1", name="positive"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True, autoincrement=False)
+    next_serial: Mapped[int] = mapped_column(BigInteger)
+
+
+class StampBatch(Base):
+    """A contiguous serial range ``[first_serial, first_serial + count)`` issued for a lot.
+
+    Codes are derived on demand (Ed25519 is deterministic), so this one row stands for every
+    stamp of the batch. ``ledger_index`` is the batch's entry in the ledger.
+    """
+
+    __tablename__ = "stamp_batch"
+    __table_args__ = (CheckConstraint("count > 0", name="count_positive"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    lot_id: Mapped[int] = mapped_column(ForeignKey("lot.id"), index=True)
+    first_serial: Mapped[int] = mapped_column(BigInteger, unique=True)
+    count: Mapped[int] = mapped_column(Integer)
+    key_id: Mapped[int] = mapped_column(Integer)
+    prefix: Mapped[str] = mapped_column(String(80))
+    ledger_index: Mapped[int] = mapped_column(BigInteger)
+    created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+    lot: Mapped[Lot] = relationship()
+
+    @property
+    def last_serial(self) -> int:
+        return self.first_serial + self.count - 1

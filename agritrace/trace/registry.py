@@ -46,6 +46,7 @@ __all__ = [
     "certificate_record",
     "certify",
     "create_lot",
+    "facility_exists",
     "facility_record",
     "get_facility",
     "get_lot",
@@ -54,7 +55,9 @@ __all__ = [
     "list_lots",
     "list_products",
     "lot_record",
+    "lot_subject",
     "parse_lot_ref",
+    "product_exists",
     "product_record",
     "suspend_facility",
     "user_record",
@@ -77,6 +80,16 @@ def _commit(session: Session, conflict_message: str, **facts: Any) -> None:
 
 
 # -- facilities ---------------------------------------------------------------------------
+
+
+def facility_exists(session: Session, code: str) -> bool:
+    found = session.scalar(select(Facility.id).where(Facility.code == code.strip().upper()))
+    return found is not None
+
+
+def product_exists(session: Session, code: str) -> bool:
+    found = session.scalar(select(Product.id).where(Product.code == code.strip().upper()))
+    return found is not None
 
 
 def get_facility(session: Session, code: str) -> Facility:
@@ -267,6 +280,11 @@ def parse_lot_ref(ref: str) -> tuple[str, str]:
             f"lot {ref!r} must be written FACILITY/LOT, e.g. HY-VAI-01/L2026-001", field="lot"
         )
     return check_code(facility_code, field="facility code"), check_code(lot_code, field="lot code")
+
+
+def lot_subject(lot: Lot) -> str:
+    """The ledger subject naming a lot, e.g. ``lot:12``."""
+    return f"lot:{lot.id}"
 
 
 def get_lot(session: Session, ref: str) -> Lot:
