@@ -30,6 +30,7 @@ from agritrace.keys import (
     KeyStatus,
     WrongPassphraseError,
     public_keys_from_jwks,
+    read_public_keys,
 )
 from agritrace.stamps.codec import sign_stamp, verify_stamp
 
@@ -217,6 +218,22 @@ def test_a_failed_write_leaves_the_previous_ring(
     reopened = KeyRing.open(folder, PASSPHRASE)
     assert reopened.active(KeyPurpose.STAMP).key_id == 0
     assert reopened.rotate(KeyPurpose.STAMP).key_id == 1  # the orphan key file is replaced
+
+
+def test_signer_gives_active_and_retired_keys(ring: KeyRing) -> None:
+    old_id, old_key = ring.active_signer(KeyPurpose.STAMP)
+    ring.rotate(KeyPurpose.STAMP)
+    assert ring.signer(KeyPurpose.STAMP, old_id) is old_key
+    assert ring.signer(KeyPurpose.STAMP, 1) is ring.active_signer(KeyPurpose.STAMP)[1]
+    with pytest.raises(NotFoundError, match="no stamp key 7"):
+        ring.signer(KeyPurpose.STAMP, 7)
+
+
+def test_read_public_keys_needs_no_passphrase(folder: Path, ring: KeyRing) -> None:
+    ring.rotate(KeyPurpose.CHECKPOINT)
+    assert read_public_keys(folder) == ring.list()
+    with pytest.raises(NotFoundError, match="agritrace init"):
+        read_public_keys(folder.parent / "elsewhere")
 
 
 # --- damage ------------------------------------------------------------------------------

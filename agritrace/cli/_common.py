@@ -81,6 +81,12 @@ class CliContext:
             self._ring = KeyRing.open(self.settings.keys_dir, passphrase)
         return self._ring
 
+    def checkpoint(self, session: Session) -> None:
+        """Sign a checkpoint over what was just committed, so new entries are provable."""
+        from agritrace.trace import journal
+
+        journal.sign_checkpoint(session, origin=self.settings.origin, ring=self.ring())
+
     def public_keys(self) -> list[KeyInfo]:
         """The ring's public keys; needs no passphrase (for verifying)."""
         return read_public_keys(self.settings.keys_dir)

@@ -37,6 +37,7 @@ def add(
         facility = registry.add_facility(
             session, code=code, name=name, province=province, address=address, gln=gln
         )
+        ctx.checkpoint(session)
         emit(
             registry.facility_record(facility),
             as_json=as_json,
@@ -78,6 +79,7 @@ def certify(
             valid_to=valid_to,
             scope=scope,
         )
+        ctx.checkpoint(session)
         emit(
             registry.certificate_record(certificate),
             as_json=as_json,
@@ -95,11 +97,35 @@ def suspend(ctx: CliContext, facility_code: str, reason: str, as_json: bool) -> 
     """Suspend FACILITY: it can no longer register lots or be issued stamps."""
     with ctx.session() as session:
         facility = registry.suspend_facility(session, facility_code, reason=reason)
+        ctx.checkpoint(session)
         emit(
             registry.facility_record(facility),
             as_json=as_json,
             columns=COLUMNS,
             message=f"suspended facility {facility.code}",
+        )
+
+
+@facility_group.command("suspend-certificate")
+@click.option("--scheme", required=True, help="vietgap, globalgap, organic, haccp or other.")
+@click.option("--number", required=True, help="Certificate number.")
+@click.option("--reason", required=True, help="Why the certificate is suspended.")
+@json_option
+@pass_ctx
+def suspend_certificate(
+    ctx: CliContext, scheme: str, number: str, reason: str, as_json: bool
+) -> None:
+    """Suspend a certificate: it no longer backs certified claims or new lots."""
+    with ctx.session() as session:
+        certificate = registry.suspend_certificate(
+            session, scheme=scheme, number=number, reason=reason
+        )
+        ctx.checkpoint(session)
+        emit(
+            registry.certificate_record(certificate),
+            as_json=as_json,
+            columns=("id", "facility", "scheme", "number", "status"),
+            message=f"suspended certificate {certificate.number}",
         )
 
 

@@ -5,8 +5,9 @@ from __future__ import annotations
 import click
 
 from agritrace.cli._common import CliContext, emit, json_option, pass_ctx
-from agritrace.keys import KeyRing, read_public_keys
+from agritrace.keys import KeyPurpose, KeyRing, read_public_keys
 from agritrace.migrations import current_revision, head_revision, upgrade
+from agritrace.trace import recalls
 
 
 @click.command("init")
@@ -25,6 +26,11 @@ def init_command(ctx: CliContext, as_json: bool) -> None:
     before = current_revision(ctx.engine)
     upgrade(ctx.engine)
     after = current_revision(ctx.engine)
+    with ctx.session() as session:
+        if recalls.latest_revocations(session) is None:
+            signer = ctx.ring().active_signer(KeyPurpose.STAMP)
+            recalls.sign_revocation_list(session, signer=signer)
+        ctx.checkpoint(session)
     record = {
         "instance": str(settings.instance),
         "database": ctx.engine.url.render_as_string(hide_password=True),

@@ -60,6 +60,7 @@ def create(
             latitude=latitude,
             longitude=longitude,
         )
+        ctx.checkpoint(session)
         record = registry.lot_record(lot)
         emit(record, as_json=as_json, columns=COLUMNS, message=f"created lot {record['ref']}")
 

@@ -202,6 +202,7 @@ def issue(ctx: CliContext, lot_ref: str, count: str, outputs: Outputs, as_json: 
         batch = issuance.issue_batch(
             session, lot_ref=lot_ref, count=count, key_id=key_id, prefix=prefix
         )
+        ctx.checkpoint(session)
         record = issuance.batch_record(batch)
         try:
             record["outputs"] = _render(ctx, batch, outputs) if outputs.any else {}

@@ -23,7 +23,7 @@ This module is a pure core (no web, no database). It guarantees:
   :class:`WrongIssuerError` (``wrong-issuer``).
 * **Short code** (:func:`short_code`): the serial in decimal, zero-padded to at least nine
   digits, in groups of three separated by spaces, then ``-`` and a Damm check digit, e.g.
-  ``short_code(42) == "000 000 042-X"`` with X the check digit. It is printed under each QR
+  ``short_code(42) == "000 000 042-7"`` (7 is the check digit). It is printed under each QR
   for people (packers, print shops, a consumer reading it over the phone); it identifies the
   stamp but proves nothing. :func:`parse_short_code` reverses it and catches every single
   mistyped digit and every swap of two adjacent digits.
@@ -470,7 +470,7 @@ def _damm(digits: str) -> int:
 
 
 def short_code(serial: int) -> str:
-    """The human-readable code printed under a QR: ``"000 000 042-X"`` for serial 42.
+    """The human-readable code printed under a QR: ``"000 000 042-7"`` for serial 42.
 
     The serial in decimal, zero-padded to at least 9 digits, in groups of three from the
     right separated by spaces, then ``-`` and the Damm check digit of those digits. Raises

@@ -121,8 +121,14 @@ class LabelLayout:
         """Side of a code of ``modules`` modules, quiet zone included, in mm."""
         return (modules + 2 * QUIET_ZONE_MODULES) * self.module_mm
 
-    def grid(self) -> tuple[int, int]:
-        """Columns and rows of labels on an A4 page; InvalidInputError if not one fits."""
+    def grid(self, modules: int | None = None) -> tuple[int, int]:
+        """Columns and rows of labels on an A4 page; InvalidInputError if not one fits.
+
+        With ``modules``, also checks that a label holds a code of that size
+        (:meth:`check_fits`), so a caller can refuse a layout before any work.
+        """
+        if modules is not None:
+            self.check_fits(modules)
         page_w, page_h = A4_MM
         cols = int((page_w - 2 * self.margin_mm + self.gap_mm) // (self.label_w_mm + self.gap_mm))
         rows = int((page_h - 2 * self.margin_mm + self.gap_mm) // (self.label_h_mm + self.gap_mm))
@@ -328,7 +334,10 @@ def render_pdf(
     top-centred) and ``item.label`` centred beneath it. ``progress``, if given, is called
     after each page with the number of stamps that page added. More than
     :data:`PARALLEL_MIN_ITEMS` items are encoded by ``workers`` processes (default: one per
-    core). Raises InvalidInputError for no items or a layout the codes do not fit.
+    core). The output is deterministic: the same items give the same bytes. reportlab holds
+    the whole document in memory until it is written (about 8 KB per stamp), so split jobs
+    far beyond 100,000 stamps. Raises InvalidInputError for no items or a layout the codes
+    do not fit.
     """
     from reportlab.pdfgen.canvas import Canvas
 

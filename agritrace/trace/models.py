@@ -16,6 +16,7 @@ from sqlalchemy import (
     Date,
     Enum,
     ForeignKey,
+    Index,
     Integer,
     String,
     Text,
@@ -37,6 +38,8 @@ __all__ = [
     "Role",
     "SerialCounter",
     "StampBatch",
+    "StampScanPlace",
+    "StampScanState",
     "User",
 ]
 
@@ -240,3 +243,41 @@ class StampBatch(Base):
     @property
     def last_serial(self) -> int:
         return self.first_serial + self.count - 1
+
+
+class StampScanState(Base):
+    """What is known about the scans of one stamp; a row exists only once it was scanned.
+
+    No IP address, user agent or other identifier of the visitor is ever stored: only the
+    count, times, and the coarse place (rounded to 0.1 degree, about 11 km) a visitor chose
+    to share. ``distant_places_at`` is set, once and for good, the first time the stamp is
+    seen in two distant places within a few hours (a sign it was copied).
+    """
+
+    __tablename__ = "stamp_scan_state"
+    __table_args__ = (CheckConstraint("scan_count >= 0", name="count_not_negative"),)
+
+    serial: Mapped[int] = mapped_column(BigInteger, primary_key=True, autoincrement=False)
+    scan_count: Mapped[int] = mapped_column(BigInteger)
+    first_scan_at: Mapped[dt.datetime] = mapped_column(UTCDateTime)
+    last_scan_at: Mapped[dt.datetime] = mapped_column(UTCDateTime)
+    last_place_lat: Mapped[Decimal | None] = mapped_column(DecimalText)
+    last_place_lon: Mapped[Decimal | None] = mapped_column(DecimalText)
+    last_place_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime)
+    distant_places_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime)
+
+
+class StampScanPlace(Base):
+    """A recent coarse place a stamp was scanned at, kept only for the distant-places rule
+    (bounded per serial, and pruned once older than the rule's window)."""
+
+    __tablename__ = "stamp_scan_place"
+    __table_args__ = (Index("ix_stamp_scan_place_serial_at", "serial", "at"),)
+
+    id: Mapped[int] = mapped_column(
+        BigInteger().with_variant(Integer(), "sqlite"), primary_key=True
+    )
+    serial: Mapped[int] = mapped_column(BigInteger, ForeignKey("stamp_scan_state.serial"))
+    lat: Mapped[Decimal] = mapped_column(DecimalText)
+    lon: Mapped[Decimal] = mapped_column(DecimalText)
+    at: Mapped[dt.datetime] = mapped_column(UTCDateTime)

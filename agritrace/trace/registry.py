@@ -17,6 +17,8 @@ from sqlalchemy.orm import Session
 
 from agritrace.db import begin_write, utcnow
 from agritrace.errors import ConflictError, InvalidInputError, NotFoundError
+from agritrace.ledger import store
+from agritrace.ledger.store import NewEntry
 from agritrace.trace.models import (
     Certificate,
     CertificateScheme,
@@ -48,6 +50,7 @@ __all__ = [
     "create_lot",
     "facility_exists",
     "facility_record",
+    "facility_subject",
     "get_facility",
     "get_lot",
     "get_product",
@@ -59,6 +62,7 @@ __all__ = [
     "parse_lot_ref",
     "product_exists",
     "product_record",
+    "suspend_certificate",
     "suspend_facility",
     "user_record",
     "valid_certificate",
@@ -77,6 +81,31 @@ def _commit(session: Session, conflict_message: str, **facts: Any) -> None:
     except IntegrityError as exc:
         session.rollback()
         raise ConflictError(conflict_message, **facts) from exc
+
+
+def _stamp_time(moment: dt.datetime) -> str:
+    return moment.astimezone(dt.UTC).isoformat(timespec="seconds")
+
+
+def _record(session: Session, body: dict[str, Any], *subjects: str) -> int:
+    """Append a registry change to the ledger in the current transaction; its index."""
+    [appended] = store.append(session, [NewEntry(body=body, subjects=subjects)])
+    return appended.index
+
+
+def facility_subject(facility: Facility) -> str:
+    """The ledger subject naming a facility, e.g. ``facility:3``."""
+    return f"facility:{facility.id}"
+
+
+def _scheme(raw: str) -> CertificateScheme:
+    try:
+        return CertificateScheme(raw.strip().lower())
+    except ValueError as exc:
+        known = ", ".join(s.value for s in CertificateScheme)
+        raise InvalidInputError(
+            f"unknown certificate scheme {raw!r}: use one of {known}", field="scheme"
+        ) from exc
 
 
 # -- facilities ---------------------------------------------------------------------------
@@ -123,11 +152,29 @@ def add_facility(
     if facility.gln and session.scalar(select(Facility.id).where(Facility.gln == facility.gln)):
         raise ConflictError(f"GLN {facility.gln} is already registered", gln=facility.gln)
     session.add(facility)
+    session.flush()
+    _record(
+        session,
+        {
+            "type": "facility",
+            "step": "facility-registered",
+            "facility": facility.code,
+            "facility_name": facility.name,
+            "province": facility.province,
+            "address": facility.address,
+            "gln": facility.gln,
+            "at": _stamp_time(utcnow()),
+        },
+        facility_subject(facility),
+    )
     _commit(session, f"facility {code} already exists", facility=code)
     return facility
 
 
-def suspend_facility(session: Session, code: str, *, reason: str) -> Facility:
+def suspend_facility(
+    session: Session, code: str, *, reason: str, now: dt.datetime | None = None
+) -> Facility:
+    """Suspend a facility (no new lots, stamps or events) and record it in the ledger."""
     reason = check_text(reason, field="reason", max_len=500)
     begin_write(session)
     facility = get_facility(session, code)
@@ -135,8 +182,61 @@ def suspend_facility(session: Session, code: str, *, reason: str) -> Facility:
         raise ConflictError(f"facility {facility.code} is already suspended")
     facility.status = FacilityStatus.SUSPENDED
     facility.status_reason = reason
+    _record(
+        session,
+        {
+            "type": "facility-suspension",
+            "step": "facility-suspended",
+            "facility": facility.code,
+            "facility_name": facility.name,
+            "reason": reason,
+            "at": _stamp_time(now or utcnow()),
+        },
+        facility_subject(facility),
+    )
     session.commit()
     return facility
+
+
+def suspend_certificate(
+    session: Session,
+    *,
+    scheme: str,
+    number: str,
+    reason: str,
+    now: dt.datetime | None = None,
+) -> Certificate:
+    """Suspend a certificate (it no longer counts as valid) and record it in the ledger."""
+    scheme_value = _scheme(scheme)
+    reason = check_text(reason, field="reason", max_len=500)
+    begin_write(session)
+    certificate = session.scalar(
+        select(Certificate).where(
+            Certificate.scheme == scheme_value, Certificate.number == number.strip()
+        )
+    )
+    if certificate is None:
+        raise NotFoundError(f"unknown {scheme_value.label} certificate {number!r}")
+    if certificate.status is CertificateStatus.SUSPENDED:
+        raise ConflictError(f"certificate {certificate.number} is already suspended")
+    certificate.status = CertificateStatus.SUSPENDED
+    certificate.status_reason = reason
+    _record(
+        session,
+        {
+            "type": "certificate-suspension",
+            "step": "certificate-suspended",
+            "facility": certificate.facility.code,
+            "facility_name": certificate.facility.name,
+            "scheme": scheme_value.value,
+            "number": certificate.number,
+            "reason": reason,
+            "at": _stamp_time(now or utcnow()),
+        },
+        facility_subject(certificate.facility),
+    )
+    session.commit()
+    return certificate
 
 
 def list_facilities(session: Session) -> list[Facility]:
@@ -157,24 +257,20 @@ def certify(
     valid_to: str | dt.date,
     scope: str,
     now: dt.datetime | None = None,
+    historical: bool = False,
 ) -> Certificate:
     """Record a certificate held by a facility.
 
-    Refuses an unknown scheme, an empty range, and a certificate that has already expired.
-    A certificate that starts in the future is accepted (it is not valid until then).
+    Refuses an unknown scheme, an empty range, and a certificate that has already expired
+    (unless ``historical``, as when importing past records). A certificate that starts in
+    the future is accepted (it is not valid until then).
     """
-    try:
-        scheme_value = CertificateScheme(scheme.strip().lower())
-    except ValueError as exc:
-        known = ", ".join(s.value for s in CertificateScheme)
-        raise InvalidInputError(
-            f"unknown certificate scheme {scheme!r}: use one of {known}", field="scheme"
-        ) from exc
+    scheme_value = _scheme(scheme)
     start = parse_date(valid_from, field="valid from")
     end = parse_date(valid_to, field="valid to")
     if end < start:
         raise InvalidInputError(f"certificate ends ({end}) before it starts ({start})")
-    if end < _today(now):
+    if end < _today(now) and not historical:
         raise InvalidInputError(
             f"certificate expired on {end}: only a current certificate can be recorded",
             valid_to=end,
@@ -198,6 +294,23 @@ def certify(
         status=CertificateStatus.ACTIVE,
     )
     session.add(certificate)
+    _record(
+        session,
+        {
+            "type": "certificate",
+            "step": "certified",
+            "facility": facility.code,
+            "facility_name": facility.name,
+            "scheme": scheme_value.value,
+            "number": number,
+            "issuer": certificate.issuer,
+            "valid_from": start.isoformat(),
+            "valid_to": end.isoformat(),
+            "scope": certificate.scope,
+            "at": _stamp_time(now or utcnow()),
+        },
+        facility_subject(facility),
+    )
     _commit(session, f"{scheme_value.label} certificate {number} is already recorded")
     return certificate
 
@@ -369,6 +482,33 @@ def create_lot(
         longitude=lon,
     )
     session.add(lot)
+    session.flush()
+    display = {"quantity": f"{format(amount, 'f')} {lot.quantity_unit}", "origin": lot.origin_area}
+    _record(
+        session,
+        {
+            "type": "lot",
+            "step": "registered",
+            "lot": f"{facility.code}/{code}",
+            "facility": facility.code,
+            "facility_name": facility.name,
+            "product": product.code,
+            "product_name": product.name,
+            "gtin": product.gtin,
+            "units": unit_count,
+            "quantity": format(amount, "f"),
+            "quantity_unit": lot.quantity_unit,
+            "harvest_date": harvest.isoformat(),
+            "pack_date": packed.isoformat() if packed else None,
+            "origin_area": lot.origin_area,
+            "latitude": format(lat, "f") if lat is not None else None,
+            "longitude": format(lon, "f") if lon is not None else None,
+            "at": _stamp_time(now or utcnow()),
+            "display": display,
+        },
+        lot_subject(lot),
+        facility_subject(facility),
+    )
     _commit(session, f"lot {facility.code}/{code} already exists", lot=code)
     return lot
 

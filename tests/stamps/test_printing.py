@@ -175,6 +175,13 @@ def test_label_too_short_for_the_short_code_is_refused(stamp_key: Ed25519Private
         render_pdf(items_for(stamp_key, 1, 1), io.BytesIO(), layout=layout)
 
 
+def test_grid_with_a_code_size_checks_the_code_fits() -> None:
+    assert LabelLayout().grid(41) == LabelLayout().grid() == (6, 8)
+    assert LabelLayout().grid(49) == (6, 8)  # version 8, level Q
+    with pytest.raises(InvalidInputError, match="cannot hold a 57-module code"):
+        LabelLayout().grid(57)
+
+
 def test_label_larger_than_the_page_is_refused() -> None:
     layout = LabelLayout(label_w_mm=300, label_h_mm=300)
     with pytest.raises(InvalidInputError, match="no 300 x 300 mm label fits"):

@@ -64,7 +64,9 @@ def test_batch_is_one_ledger_entry_about_the_lot(session: Session, now: dt.datet
     assert body["type"] == "stamp-batch"
     assert (body["lot"], body["first_serial"], body["count"]) == ("HD-VAI-01/L1", 1, 40)
     assert body["key_id"] == 0
-    assert store.indices_for_subject(session, registry.lot_subject(lot)) == [batch.ledger_index]
+    registered, issued = store.indices_for_subject(session, registry.lot_subject(lot))
+    assert issued == batch.ledger_index
+    assert json.loads(store.get_entry(session, registered).content)["type"] == "lot"
 
 
 def test_mass_balance_caps_stamps_at_declared_units(session: Session, now: dt.datetime) -> None:
@@ -92,10 +94,11 @@ def test_bad_count_is_refused_and_writes_nothing(
     session: Session, now: dt.datetime, count: object, error: type[Exception], message: str
 ) -> None:
     certified_lot(session, now)
+    before = store.head(session).size
     with pytest.raises(error, match=message):
         _issue(session, now, count)
     assert _batches(session) == 0
-    assert store.head(session).size == 0
+    assert store.head(session).size == before
 
 
 def test_unknown_lot_is_refused(session: Session, now: dt.datetime) -> None:
@@ -115,9 +118,10 @@ def test_recalled_lot_gets_no_stamps(session: Session, now: dt.datetime) -> None
 def test_suspended_facility_gets_no_stamps(session: Session, now: dt.datetime) -> None:
     certified_lot(session, now)
     registry.suspend_facility(session, "HD-VAI-01", reason="audit")
+    before = store.head(session).size
     with pytest.raises(ConflictError, match="suspended"):
         _issue(session, now, 1)
-    assert store.head(session).size == 0
+    assert store.head(session).size == before
 
 
 def test_certificate_must_be_valid_on_the_day_of_issue(session: Session, now: dt.datetime) -> None:
@@ -169,5 +173,5 @@ def test_concurrent_issuance_never_hands_out_a_serial_twice(
         serials = [s for b in batches for s in range(b.first_serial, b.last_serial + 1)]
         assert len(serials) == len(set(serials))
         assert sorted(serials) == list(range(1, len(serials) + 1))
-        assert sorted(b.ledger_index for b in batches) == list(range(60))
+        assert len({b.ledger_index for b in batches}) == 60
     engine.dispose()

@@ -1,0 +1,730 @@
+"""Supply-chain events: EPCIS 2.0 shapes with CBV 2.0 vocabulary, one ledger entry each.
+
+Each recorded event is an EPCIS ``ObjectEvent`` (harvest, packing, cooling, storing, shipping,
+receiving, inspecting) or ``TransformationEvent`` (processing), stored in the ledger inside an
+entry ``{"type": "event", "step": ..., "epcis": {...}, ...}``. Its ``eventID`` is an RFC 6920
+named-information URI over the SHA-256 of the RFC 8785 canonical event without the ID
+(``ni:///sha-256;<hex>``); this is not GS1's event-hash algorithm (docs/adr/0004-events.md).
+Decimal quantities and temperatures are decimal strings inside ledger entries (RFC 8785
+without floats) and become JSON numbers in the EPCIS export.
+
+Rules, all checked before anything is written (ConflictError / InvalidInputError /
+NotFoundError otherwise):
+
+- only the facility that holds the lot records its events; receiving is recorded by the
+  destination of an open shipment of the lot (custody is derived from the shipping and
+  receiving events themselves, never stored twice);
+- the event time is not in the future and not before the lot's harvest date;
+- a recalled lot takes no further events except inspections; a suspended facility records none;
+- a certified claim needs a certificate of the recording facility valid at the event's date;
+- a transformation consumes no more of an input lot than remains, and its outputs weigh no
+  more than its inputs.
+
+Corrections are appended (an EPCIS ``errorDeclaration``), never edits; the original stays in
+the ledger and is shown as corrected.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import hashlib
+import json
+import re
+from collections.abc import Sequence
+from dataclasses import dataclass
+from decimal import Decimal
+from typing import Any
+
+from sqlalchemy import func, select
+from sqlalchemy.orm import Session
+
+from agritrace.db import begin_write, utcnow
+from agritrace.errors import ConflictError, InvalidInputError, NotFoundError
+from agritrace.ledger import store
+from agritrace.ledger.canonical import to_canonical_bytes
+from agritrace.ledger.store import NewEntry
+from agritrace.trace.event_models import (
+    EventCorrection,
+    EventLot,
+    LotInput,
+    LotRole,
+    Step,
+    TraceEvent,
+)
+from agritrace.trace.models import Facility, FacilityStatus, Lot, LotStatus
+from agritrace.trace.registry import (
+    facility_subject,
+    get_facility,
+    get_lot,
+    lot_subject,
+    valid_certificate,
+)
+from agritrace.trace.validation import check_text, parse_decimal
+
+__all__ = [
+    "CLOCK_SKEW",
+    "Custody",
+    "LotAmount",
+    "RecordedEvent",
+    "correct_event",
+    "custody",
+    "event_record",
+    "facility_uri",
+    "list_events",
+    "lot_uri",
+    "parse_event_time",
+    "record_event",
+    "record_transformation",
+    "remaining_quantity",
+]
+
+#: How far in the future an event time may be (clocks of phones and servers drift).
+CLOCK_SKEW = dt.timedelta(minutes=5)
+MIN_TEMPERATURE_C = Decimal(-60)
+MAX_TEMPERATURE_C = Decimal(60)
+
+#: CBV 2.0 business step and disposition for each step.
+_CBV: dict[Step, tuple[str, str, str]] = {
+    # step: (EPCIS action, bizStep, disposition)
+    Step.HARVEST: ("ADD", "commissioning", "active"),
+    Step.PACKING: ("OBSERVE", "packing", "in_progress"),
+    Step.COOLING: ("OBSERVE", "storing", "in_progress"),
+    Step.STORING: ("OBSERVE", "storing", "in_progress"),
+    Step.SHIPPING: ("OBSERVE", "shipping", "in_transit"),
+    Step.RECEIVING: ("OBSERVE", "receiving", "in_progress"),
+    Step.INSPECTING: ("OBSERVE", "inspecting", "conformant"),
+    Step.PROCESSING: ("", "commissioning", "active"),
+}
+
+#: UN/CEFACT codes EPCIS uses for units of measure.
+_UOM = {"kg": "KGM", "g": "GRM", "t": "TNE", "l": "LTR", "box": "XBX", "bag": "XBG"}
+_TO_KG = {"kg": Decimal(1), "g": Decimal("0.001"), "t": Decimal(1000)}
+
+_OFFSET = re.compile(r"[+-](0\d|1[0-4]):[0-5]\d")
+
+
+@dataclass(frozen=True, slots=True)
+class LotAmount:
+    """A lot and how much of it an event concerns (``quantity`` None: the whole lot)."""
+
+    lot_ref: str
+    quantity: Decimal | str | None = None
+    unit: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class RecordedEvent:
+    event_id: str
+    ledger_index: int
+    step: Step
+    event_pk: int
+
+
+@dataclass(frozen=True, slots=True)
+class Custody:
+    holder: Facility | None
+    in_transit_to: Facility | None
+
+
+def lot_uri(lot: Lot) -> str:
+    """The lot's EPCIS class identifier: GS1 Digital Link with a GTIN, else a URN of ours."""
+    if lot.product.gtin:
+        return f"https://id.gs1.org/01/{lot.product.gtin}/10/{lot.code}"
+    return f"urn:agritrace:lot:{lot.facility.code}:{lot.code}"
+
+
+def facility_uri(facility: Facility) -> str:
+    """The facility's EPCIS location identifier: GS1 Digital Link with a GLN, else a URN."""
+    if facility.gln:
+        return f"https://id.gs1.org/414/{facility.gln}"
+    return f"urn:agritrace:facility:{facility.code}"
+
+
+def parse_event_time(raw: str | dt.datetime, *, zone: dt.tzinfo) -> dt.datetime:
+    """An ISO 8601 date-time; one without an offset is read in ``zone``."""
+    if isinstance(raw, dt.datetime):
+        moment = raw
+    else:
+        try:
+            moment = dt.datetime.fromisoformat(raw.strip().replace("Z", "+00:00"))
+        except ValueError as exc:
+            raise InvalidInputError(
+                f"event time {raw!r} is not a date and time: use e.g. 2026-06-10T06:30+07:00",
+                field="event time",
+            ) from exc
+    if moment.tzinfo is None:
+        moment = moment.replace(tzinfo=zone)
+    return moment
+
+
+def _offset_text(moment: dt.datetime) -> str:
+    offset = moment.utcoffset() or dt.timedelta(0)
+    minutes = int(offset.total_seconds() // 60)
+    sign = "-" if minutes < 0 else "+"
+    return f"{sign}{abs(minutes) // 60:02d}:{abs(minutes) % 60:02d}"
+
+
+def _event_id(epcis: dict[str, Any]) -> str:
+    return "ni:///sha-256;" + hashlib.sha256(to_canonical_bytes(epcis)).hexdigest()
+
+
+def _live_events(session: Session, lot: Lot, *steps: Step) -> list[TraceEvent]:
+    """The lot's events of ``steps`` that were not corrected, in ledger order."""
+    corrected = select(EventCorrection.event_pk)
+    query = (
+        select(TraceEvent)
+        .join(EventLot, EventLot.event_pk == TraceEvent.id)
+        .where(EventLot.lot_id == lot.id, TraceEvent.id.not_in(corrected))
+        .order_by(TraceEvent.ledger_index)
+    )
+    if steps:
+        query = query.where(TraceEvent.step.in_(steps))
+    return list(session.scalars(query))
+
+
+def custody(session: Session, lot: Lot) -> Custody:
+    """Who holds the lot now, derived from its shipping and receiving events."""
+    moves = _live_events(session, lot, Step.SHIPPING, Step.RECEIVING)
+    if not moves:
+        return Custody(holder=lot.facility, in_transit_to=None)
+    last = moves[-1]
+    if last.step is Step.SHIPPING:
+        return Custody(holder=None, in_transit_to=last.other_facility)
+    return Custody(holder=last.facility, in_transit_to=None)
+
+
+def _in_kg(amount: Decimal, unit: str) -> Decimal | None:
+    factor = _TO_KG.get(unit.lower())
+    return None if factor is None else amount * factor
+
+
+def remaining_quantity(session: Session, lot: Lot) -> Decimal:
+    """The lot's quantity less what transformations have consumed (in the lot's unit)."""
+    used = Decimal(0)
+    rows = session.scalars(
+        select(EventLot)
+        .join(TraceEvent, TraceEvent.id == EventLot.event_pk)
+        .where(
+            EventLot.lot_id == lot.id,
+            EventLot.role == LotRole.INPUT,
+            TraceEvent.id.not_in(select(EventCorrection.event_pk)),
+        )
+    )
+    for row in rows:
+        used += _convert(row.quantity or Decimal(0), row.uom or lot.quantity_unit, lot)
+    return lot.quantity - used
+
+
+def _convert(amount: Decimal, unit: str, lot: Lot) -> Decimal:
+    """``amount`` in ``unit`` expressed in the lot's own unit; refuses incomparable units."""
+    if unit.lower() == lot.quantity_unit.lower():
+        return amount
+    mine, theirs = _in_kg(Decimal(1), lot.quantity_unit), _in_kg(amount, unit)
+    if mine is None or theirs is None:
+        raise InvalidInputError(
+            f"cannot compare {unit} with lot {lot.facility.code}/{lot.code}'s unit "
+            f"{lot.quantity_unit}",
+            field="unit",
+        )
+    return theirs / mine
+
+
+def _check_time(lot: Lot, moment: dt.datetime, now: dt.datetime) -> None:
+    if moment > now + CLOCK_SKEW:
+        raise InvalidInputError(
+            f"event time {moment.isoformat()} is in the future", field="event time"
+        )
+    local_day = moment.date()
+    if local_day < lot.harvest_date:
+        raise InvalidInputError(
+            f"event time {moment.isoformat()} is before lot {lot.facility.code}/{lot.code}'s "
+            f"harvest date {lot.harvest_date}",
+            field="event time",
+        )
+
+
+def _actor(session: Session, facility_code: str) -> Facility:
+    facility = get_facility(session, facility_code)
+    if facility.status is not FacilityStatus.ACTIVE:
+        raise ConflictError(
+            f"facility {facility.code} is suspended and cannot record events",
+            facility=facility.code,
+        )
+    return facility
+
+
+def _check_holder(session: Session, lot: Lot, actor: Facility, step: Step) -> Facility | None:
+    """Check custody; for receiving, return the shipment's source facility."""
+    ref = f"{lot.facility.code}/{lot.code}"
+    held = custody(session, lot)
+    if step is Step.RECEIVING:
+        if held.in_transit_to is None or held.in_transit_to.id != actor.id:
+            raise ConflictError(
+                f"no open shipment of lot {ref} to facility {actor.code} to receive",
+                lot=ref,
+            )
+        shipment = _live_events(session, lot, Step.SHIPPING)[-1]
+        return shipment.facility
+    if held.holder is None or held.holder.id != actor.id:
+        where = (
+            f"in transit to {held.in_transit_to.code}"
+            if held.in_transit_to is not None
+            else f"held by {held.holder.code if held.holder else 'nobody'}"
+        )
+        raise ConflictError(
+            f"facility {actor.code} does not hold lot {ref} ({where}): only the holder "
+            "records its events",
+            lot=ref,
+        )
+    return None
+
+
+def _quantity(lot: Lot, amount: LotAmount) -> tuple[Decimal, str]:
+    unit = (amount.unit or lot.quantity_unit).strip()
+    if amount.quantity is None or amount.quantity == "":
+        return lot.quantity, lot.quantity_unit
+    value = parse_decimal(amount.quantity, field="quantity", minimum=Decimal(0))
+    check_text(unit, field="unit", max_len=20)
+    return value, unit
+
+
+def _quantity_element(uri: str, quantity: Decimal, unit: str) -> dict[str, Any]:
+    return {
+        "epcClass": uri,
+        "quantity": format(quantity, "f"),
+        "uom": _UOM.get(unit.lower(), unit),
+    }
+
+
+def _certification(actor: Facility, day: dt.date) -> dict[str, str]:
+    certificate = valid_certificate(actor, day)
+    return {"scheme": certificate.scheme.value, "number": certificate.number}
+
+
+def _append(
+    session: Session,
+    *,
+    step: Step,
+    actor: Facility,
+    moment: dt.datetime,
+    epcis: dict[str, Any],
+    lots: Sequence[tuple[Lot, LotRole, Decimal, str]],
+    display: dict[str, str],
+    other: Facility | None,
+    now: dt.datetime,
+) -> RecordedEvent:
+    event_id = _event_id(epcis)
+    epcis = {**epcis, "eventID": event_id}
+    body = {
+        "type": "event",
+        "step": step.value,
+        "facility": actor.code,
+        "facility_name": actor.name,
+        "lots": [f"{lot.facility.code}/{lot.code}" for lot, _, _, _ in lots],
+        "eventTime": epcis["eventTime"],
+        "epcis": epcis,
+        "display": display,
+    }
+    subjects = [lot_subject(lot) for lot, _, _, _ in lots] + [facility_subject(actor)]
+    if other is not None:
+        subjects.append(facility_subject(other))
+    [appended] = store.append(session, [NewEntry(body=body, subjects=subjects)])
+    if not appended.new:
+        raise ConflictError(
+            f"this event is already recorded as ledger entry #{appended.index}",
+            ledger_index=appended.index,
+        )
+    event = TraceEvent(
+        ledger_index=appended.index,
+        event_id=event_id,
+        step=step,
+        facility=actor,
+        other_facility=other,
+        event_time=moment,
+        recorded_at=now,
+    )
+    session.add(event)
+    session.flush()
+    for lot, role, quantity, unit in lots:
+        session.add(EventLot(event=event, lot=lot, role=role, quantity=quantity, uom=unit))
+    return RecordedEvent(event_id, appended.index, step, event.id)
+
+
+def record_event(
+    session: Session,
+    *,
+    step: Step | str,
+    lot_ref: str,
+    facility_code: str,
+    event_time: dt.datetime,
+    quantity: Decimal | str | None = None,
+    unit: str | None = None,
+    destination: str | None = None,
+    temperature_c: Decimal | str | None = None,
+    certified: bool = False,
+    passed: bool = True,
+    note: str | None = None,
+    now: dt.datetime | None = None,
+) -> RecordedEvent:
+    """Record an ObjectEvent for one lot, by ``facility_code``. Commits.
+
+    ``destination`` (a facility code) is required for shipping; ``temperature_c`` is a sensor
+    reading (cooling, storing, shipping, receiving); ``passed`` is the inspection outcome.
+    """
+    try:
+        kind = Step(step)
+    except ValueError as exc:
+        known = ", ".join(s.value for s in Step if s is not Step.PROCESSING)
+        raise InvalidInputError(f"unknown step {step!r}: use one of {known}") from exc
+    if kind is Step.PROCESSING:
+        raise InvalidInputError("processing is a transformation: use record_transformation")
+    moment_now = now or utcnow()
+    if event_time.tzinfo is None:
+        raise InvalidInputError("event time needs a time zone offset", field="event time")
+    temperature = None
+    if temperature_c not in (None, ""):
+        temperature = parse_decimal(temperature_c, field="temperature", places=2)
+        if not MIN_TEMPERATURE_C <= temperature <= MAX_TEMPERATURE_C:
+            raise InvalidInputError(
+                f"temperature {temperature} °C is outside {MIN_TEMPERATURE_C}..{MAX_TEMPERATURE_C}",
+                field="temperature",
+            )
+    note_text = check_text(note, field="note", max_len=300) if note else None
+    if kind is Step.SHIPPING and not destination:
+        raise InvalidInputError("a shipment needs a destination facility", field="destination")
+    if kind is not Step.SHIPPING and destination:
+        raise InvalidInputError("only a shipment has a destination", field="destination")
+
+    begin_write(session)
+    actor = _actor(session, facility_code)
+    lot = get_lot(session, lot_ref)
+    ref = f"{lot.facility.code}/{lot.code}"
+    if lot.status is LotStatus.RECALLED and kind is not Step.INSPECTING:
+        raise ConflictError(f"lot {ref} is recalled: only inspections can be recorded", lot=ref)
+    _check_time(lot, event_time, moment_now)
+    source = _check_holder(session, lot, actor, kind)
+    other: Facility | None = source
+    if kind is Step.SHIPPING:
+        other = get_facility(session, destination or "")
+        if other.id == actor.id:
+            raise InvalidInputError("a shipment's destination must be another facility")
+    if kind is Step.HARVEST:
+        if lot.facility_id != actor.id:
+            raise ConflictError(f"only {lot.facility.code} harvests lot {ref}", lot=ref)
+        if _live_events(session, lot, Step.HARVEST):
+            raise ConflictError(f"lot {ref} already has a harvest event", lot=ref)
+    amount, amount_unit = _quantity(lot, LotAmount(ref, quantity, unit))
+    action, biz_step, disposition = _CBV[kind]
+    if kind is Step.INSPECTING and not passed:
+        disposition = "non_conformant"
+    location = {"id": facility_uri(actor)}
+    epcis: dict[str, Any] = {
+        "type": "ObjectEvent",
+        "eventTime": event_time.isoformat(),
+        "eventTimeZoneOffset": _offset_text(event_time),
+        "action": action,
+        "bizStep": biz_step,
+        "disposition": disposition,
+        "quantityList": [_quantity_element(lot_uri(lot), amount, amount_unit)],
+        "readPoint": location,
+        "bizLocation": location,
+    }
+    display = {"quantity": f"{format(amount, 'f')} {amount_unit}"}
+    if kind is Step.HARVEST:
+        epcis["ilmd"] = {
+            "cbvmda:harvestStartDate": lot.harvest_date.isoformat(),
+            "cbvmda:countryOfOrigin": "VN",
+            "agt:growingArea": lot.origin_area,
+        }
+        display["origin"] = lot.origin_area
+    if kind is Step.SHIPPING and other is not None:
+        epcis["destinationList"] = [{"type": "location", "destination": facility_uri(other)}]
+        display["to"] = other.name
+    if kind is Step.RECEIVING and other is not None:
+        epcis["sourceList"] = [{"type": "location", "source": facility_uri(other)}]
+        display["from"] = other.name
+    if temperature is not None:
+        epcis["sensorElementList"] = [
+            {
+                "sensorMetadata": {"time": event_time.isoformat()},
+                "sensorReport": [
+                    {"type": "Temperature", "value": format(temperature, "f"), "uom": "CEL"}
+                ],
+            }
+        ]
+        display["temperature"] = f"{format(temperature, 'f')} °C"
+    if certified:
+        claim = _certification(actor, event_time.date())
+        epcis["certificationInfo"] = (
+            f"urn:agritrace:certificate:{claim['scheme']}:{claim['number']}"
+        )
+        display["certificate"] = claim["number"]
+    if kind is Step.INSPECTING:
+        display["result"] = "passed" if passed else "failed"
+    if note_text:
+        epcis["agt:note"] = note_text
+        display["note"] = note_text
+    recorded = _append(
+        session,
+        step=kind,
+        actor=actor,
+        moment=event_time,
+        epcis=epcis,
+        lots=[(lot, LotRole.OBJECT, amount, amount_unit)],
+        display=display,
+        other=other,
+        now=moment_now,
+    )
+    session.commit()
+    return recorded
+
+
+def record_transformation(
+    session: Session,
+    *,
+    facility_code: str,
+    event_time: dt.datetime,
+    inputs: Sequence[LotAmount],
+    outputs: Sequence[LotAmount],
+    certified: bool = False,
+    note: str | None = None,
+    now: dt.datetime | None = None,
+) -> RecordedEvent:
+    """Record processing (an EPCIS TransformationEvent): input lots into output lots.
+
+    The facility must hold every input lot and own every output lot; each input may give no
+    more than remains of it; outputs may not weigh more than inputs. Commits.
+    """
+    if not inputs or not outputs:
+        raise InvalidInputError("a transformation needs at least one input and one output lot")
+    moment_now = now or utcnow()
+    if event_time.tzinfo is None:
+        raise InvalidInputError("event time needs a time zone offset", field="event time")
+    note_text = check_text(note, field="note", max_len=300) if note else None
+    begin_write(session)
+    actor = _actor(session, facility_code)
+    used: list[tuple[Lot, LotRole, Decimal, str]] = []
+    input_kg = Decimal(0)
+    output_kg = Decimal(0)
+    seen: set[int] = set()
+    for amount in inputs:
+        lot = get_lot(session, amount.lot_ref)
+        ref = f"{lot.facility.code}/{lot.code}"
+        if lot.id in seen:
+            raise InvalidInputError(f"lot {ref} is named twice")
+        seen.add(lot.id)
+        if lot.status is LotStatus.RECALLED:
+            raise ConflictError(f"input lot {ref} is recalled", lot=ref)
+        _check_time(lot, event_time, moment_now)
+        _check_holder(session, lot, actor, Step.PROCESSING)
+        quantity, unit = _quantity(lot, amount)
+        left = remaining_quantity(session, lot)
+        if _convert(quantity, unit, lot) > left:
+            raise InvalidInputError(
+                f"input lot {ref} has {format(left, 'f')} {lot.quantity_unit} left, "
+                f"not {format(quantity, 'f')} {unit}",
+                lot=ref,
+            )
+        kg = _in_kg(quantity, unit)
+        if kg is None:
+            raise InvalidInputError(
+                f"transformation quantities must be weights (kg, g, t), not {unit}", field="unit"
+            )
+        input_kg += kg
+        used.append((lot, LotRole.INPUT, quantity, unit))
+    for amount in outputs:
+        lot = get_lot(session, amount.lot_ref)
+        ref = f"{lot.facility.code}/{lot.code}"
+        if lot.id in seen:
+            raise InvalidInputError(f"lot {ref} cannot be both input and output")
+        seen.add(lot.id)
+        if lot.facility_id != actor.id:
+            raise ConflictError(
+                f"output lot {ref} belongs to {lot.facility.code}, not {actor.code}", lot=ref
+            )
+        if _live_events(session, lot):
+            raise ConflictError(f"output lot {ref} already has events", lot=ref)
+        _check_time(lot, event_time, moment_now)
+        quantity, unit = _quantity(lot, amount)
+        kg = _in_kg(quantity, unit)
+        if kg is None:
+            raise InvalidInputError(
+                f"transformation quantities must be weights (kg, g, t), not {unit}", field="unit"
+            )
+        output_kg += kg
+        used.append((lot, LotRole.OUTPUT, quantity, unit))
+    if output_kg > input_kg:
+        raise InvalidInputError(
+            f"outputs ({format(output_kg.normalize(), 'f')} kg) exceed inputs "
+            f"({format(input_kg.normalize(), 'f')} kg)",
+        )
+    location = {"id": facility_uri(actor)}
+    epcis: dict[str, Any] = {
+        "type": "TransformationEvent",
+        "eventTime": event_time.isoformat(),
+        "eventTimeZoneOffset": _offset_text(event_time),
+        "bizStep": _CBV[Step.PROCESSING][1],
+        "disposition": _CBV[Step.PROCESSING][2],
+        "inputQuantityList": [
+            _quantity_element(lot_uri(lot), q, u)
+            for lot, role, q, u in used
+            if role is LotRole.INPUT
+        ],
+        "outputQuantityList": [
+            _quantity_element(lot_uri(lot), q, u)
+            for lot, role, q, u in used
+            if role is LotRole.OUTPUT
+        ],
+        "readPoint": location,
+        "bizLocation": location,
+    }
+    display = {
+        "inputs": ", ".join(
+            f"{lot.facility.code}/{lot.code} {format(q, 'f')} {u}"
+            for lot, r, q, u in used
+            if r is LotRole.INPUT
+        ),
+        "outputs": ", ".join(
+            f"{lot.facility.code}/{lot.code} {format(q, 'f')} {u}"
+            for lot, r, q, u in used
+            if r is LotRole.OUTPUT
+        ),
+    }
+    if certified:
+        claim = _certification(actor, event_time.date())
+        epcis["certificationInfo"] = (
+            f"urn:agritrace:certificate:{claim['scheme']}:{claim['number']}"
+        )
+        display["certificate"] = claim["number"]
+    if note_text:
+        epcis["agt:note"] = note_text
+        display["note"] = note_text
+    recorded = _append(
+        session,
+        step=Step.PROCESSING,
+        actor=actor,
+        moment=event_time,
+        epcis=epcis,
+        lots=used,
+        display=display,
+        other=None,
+        now=moment_now,
+    )
+    for out_lot, role, _, _ in used:
+        if role is not LotRole.OUTPUT:
+            continue
+        for in_lot, in_role, _, _ in used:
+            if in_role is LotRole.INPUT:
+                session.add(
+                    LotInput(
+                        output_lot_id=out_lot.id,
+                        input_lot_id=in_lot.id,
+                        event_pk=recorded.event_pk,
+                    )
+                )
+    session.commit()
+    return recorded
+
+
+def correct_event(
+    session: Session,
+    *,
+    ledger_index: int,
+    facility_code: str,
+    reason: str,
+    now: dt.datetime | None = None,
+) -> RecordedEvent:
+    """Declare a recorded event erroneous (EPCIS errorDeclaration). The original stays in the
+    ledger, marked corrected; custody and quantities ignore it from now on. Commits."""
+    why = check_text(reason, field="reason", max_len=500)
+    moment_now = now or utcnow()
+    begin_write(session)
+    actor = _actor(session, facility_code)
+    event = session.scalar(select(TraceEvent).where(TraceEvent.ledger_index == ledger_index))
+    if event is None:
+        raise NotFoundError(f"ledger entry #{ledger_index} is not an event", index=ledger_index)
+    if event.facility_id != actor.id:
+        raise ConflictError(
+            f"event #{ledger_index} was recorded by {event.facility.code}: only it can correct it"
+        )
+    if session.scalar(select(EventCorrection.id).where(EventCorrection.event_pk == event.id)):
+        raise ConflictError(f"event #{ledger_index} is already corrected")
+    if event.step in (Step.SHIPPING, Step.PROCESSING):
+        later = session.scalar(
+            select(func.count())
+            .select_from(TraceEvent)
+            .join(EventLot, EventLot.event_pk == TraceEvent.id)
+            .where(
+                EventLot.lot_id.in_([row.lot_id for row in event.lots]),
+                TraceEvent.ledger_index > ledger_index,
+                TraceEvent.id.not_in(select(EventCorrection.event_pk)),
+            )
+        )
+        if later:
+            raise ConflictError(
+                f"event #{ledger_index} is followed by other events of its lots: correct "
+                "those first"
+            )
+    original = json.loads(store.get_entry(session, ledger_index).content)
+    declared = original["epcis"] | {
+        "errorDeclaration": {
+            "declarationTime": moment_now.isoformat(timespec="seconds"),
+            "reason": "incorrect_data",
+            "agt:reason": why,
+        }
+    }
+    body = {
+        "type": "correction",
+        "step": original["step"],
+        "corrects": ledger_index,
+        "reason": why,
+        "facility": actor.code,
+        "facility_name": actor.name,
+        "lots": original["lots"],
+        "at": moment_now.isoformat(timespec="seconds"),
+        "epcis": declared,
+        "display": {"reason": why},
+    }
+    subjects = [lot_subject(row.lot) for row in event.lots] + [facility_subject(actor)]
+    [appended] = store.append(session, [NewEntry(body=body, subjects=subjects)])
+    session.add(
+        EventCorrection(
+            event_pk=event.id, ledger_index=appended.index, reason=why, declared_at=moment_now
+        )
+    )
+    session.commit()
+    return RecordedEvent(original["epcis"]["eventID"], appended.index, event.step, event.id)
+
+
+def list_events(session: Session, *, lot_ref: str) -> list[TraceEvent]:
+    lot = get_lot(session, lot_ref)
+    query = (
+        select(TraceEvent)
+        .join(EventLot, EventLot.event_pk == TraceEvent.id)
+        .where(EventLot.lot_id == lot.id)
+        .order_by(TraceEvent.event_time, TraceEvent.ledger_index)
+    )
+    return list(session.scalars(query))
+
+
+def event_record(session: Session, event: TraceEvent) -> dict[str, Any]:
+    correction = session.scalar(select(EventCorrection).where(EventCorrection.event_pk == event.id))
+    return {
+        "event_id": event.event_id,
+        "ledger_index": event.ledger_index,
+        "step": event.step.value,
+        "facility": event.facility.code,
+        "event_time": event.event_time.isoformat(),
+        "lots": [
+            {
+                "lot": f"{row.lot.facility.code}/{row.lot.code}",
+                "role": row.role.value,
+                "quantity": format(row.quantity, "f") if row.quantity is not None else None,
+                "unit": row.uom,
+            }
+            for row in event.lots
+        ],
+        "other_facility": event.other_facility.code if event.other_facility else None,
+        "corrected_by": correction.ledger_index if correction else None,
+        "correction_reason": correction.reason if correction else None,
+    }
