@@ -40,9 +40,10 @@ from sqlalchemy import (
     String,
     Table,
     Text,
+    and_,
     insert,
+    or_,
     select,
-    tuple_,
 )
 from sqlalchemy.orm import Mapped, Session, mapped_column
 
@@ -188,9 +189,11 @@ def fetcher(session: Session) -> merkle.Fetch:
             )
             found.update(((0, idx), leaf) for idx, leaf in rows)
         if inner:
+            # One indexed point lookup per node. (A row-value "(level, idx) IN (...)" reads
+            # the whole table on SQLite; OR-ed equalities use the primary key on both.)
             nodes = session.execute(
                 select(LedgerNode.level, LedgerNode.idx, LedgerNode.hash).where(
-                    tuple_(LedgerNode.level, LedgerNode.idx).in_(inner)
+                    or_(*(and_(LedgerNode.level == lv, LedgerNode.idx == ix) for lv, ix in inner))
                 )
             )
             found.update(((level, idx), digest) for level, idx, digest in nodes)

@@ -1,6 +1,6 @@
 """Stamp throughput without a database: signing, CSV, PDF sheets per QR encoder, verification.
 
-``python -m bench.stamps_pure [--sign N] [--pdf N] [--verify N] [--repeat R]`` prints one
+``python -m bench stamps [--sign N] [--pdf N] [--verify N] [--repeat R]`` prints one
 Markdown table. Every figure comes from the same run on the same machine, with the raw
 Ed25519 speed of ``cryptography`` beside the codec's so the ratio shows what the codec
 itself costs. Each fast measurement is the best of ``R`` rounds (other processes on a shared
@@ -190,7 +190,7 @@ def run(n_sign: int, n_pdf: int, n_verify: int, *, repeat: int = 3) -> list[Row]
 
 
 def main(argv: Sequence[str]) -> int:
-    parser = argparse.ArgumentParser(prog="python -m bench.stamps_pure", description=__doc__)
+    parser = argparse.ArgumentParser(prog="python -m bench stamps", description=__doc__)
     parser.add_argument("--sign", type=int, default=100_000, help="codes to sign (and CSV)")
     parser.add_argument("--pdf", type=int, default=10_000, help="stamps per PDF run")
     parser.add_argument("--verify", type=int, default=20_000, help="codes to verify")
