@@ -192,13 +192,18 @@ def _lot_for(session: Any, target: str) -> tuple[Lot, int | None]:
     return batch.lot, stamp.serial
 
 
-def _node_json(session: Any, node: ProvenanceNode, size: int) -> dict[str, Any]:
+def _indices(node: ProvenanceNode) -> list[int]:
+    return [step.ledger_index for step in node.steps] + [
+        index for child in node.inputs for index in _indices(child)
+    ]
+
+
+def _node_json(node: ProvenanceNode, proofs: dict[int, list[bytes]]) -> dict[str, Any]:
     steps = []
     for step in node.steps:
         proof = None
-        if step.ledger_index < size:
-            hashes = store.inclusion_proof(session, step.ledger_index, size)
-            proof = [base64.b64encode(h).decode("ascii") for h in hashes]
+        if step.ledger_index in proofs:
+            proof = [base64.b64encode(h).decode("ascii") for h in proofs[step.ledger_index]]
         steps.append(
             {
                 "ledger_index": step.ledger_index,
@@ -216,7 +221,7 @@ def _node_json(session: Any, node: ProvenanceNode, size: int) -> dict[str, Any]:
         "product": node.lot.product.name,
         "status": node.lot.status.value,
         "steps": steps,
-        "inputs": [_node_json(session, child, size) for child in node.inputs],
+        "inputs": [_node_json(child, proofs) for child in node.inputs],
     }
 
 
@@ -248,7 +253,9 @@ def provenance_command(ctx: CliContext, target: str, as_json: bool) -> None:
             ctx.checkpoint(session)
             latest = store.latest_checkpoint(session)
         assert latest is not None
-        tree = _node_json(session, provenance.lot_provenance(session, lot), latest.size)
+        node = provenance.lot_provenance(session, lot)
+        covered = [i for i in _indices(node) if i < latest.size]
+        tree = _node_json(node, store.inclusion_proofs(session, covered, latest.size))
     document = {"serial": serial, "checkpoint": latest.note, "provenance": tree}
     if as_json:
         emit(document, as_json=True)

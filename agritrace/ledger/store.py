@@ -71,6 +71,7 @@ __all__ = [
     "get_entry",
     "head",
     "inclusion_proof",
+    "inclusion_proofs",
     "indices_for_subject",
     "latest_checkpoint",
     "select_entries",
@@ -176,27 +177,34 @@ def _prepare(entry: NewEntry) -> tuple[bytes, bytes, str]:
     return content, merkle.leaf_hash(content), kind
 
 
+def _read_nodes(session: Session, ids: Sequence[merkle.NodeId]) -> dict[merkle.NodeId, bytes]:
+    """The stored hashes of ``ids`` that exist, by id (level 0 from the entries)."""
+    found: dict[merkle.NodeId, bytes] = {}
+    leaves = [index for level, index in ids if level == 0]
+    inner = [(level, index) for level, index in ids if level > 0]
+    if leaves:
+        rows = session.execute(
+            select(LedgerEntry.idx, LedgerEntry.leaf_hash).where(LedgerEntry.idx.in_(leaves))
+        )
+        found.update(((0, idx), leaf) for idx, leaf in rows)
+    if inner:
+        # One indexed point lookup per node. (A row-value "(level, idx) IN (...)" reads
+        # the whole table on SQLite; OR-ed equalities use the primary key on both.)
+        nodes = session.execute(
+            select(LedgerNode.level, LedgerNode.idx, LedgerNode.hash).where(
+                or_(*(and_(LedgerNode.level == lv, LedgerNode.idx == ix) for lv, ix in inner))
+            )
+        )
+        found.update(((level, idx), digest) for level, idx, digest in nodes)
+    return found
+
+
 def fetcher(session: Session) -> merkle.Fetch:
-    """A :data:`merkle.Fetch` reading stored nodes in one query per level kind."""
+    """A :data:`merkle.Fetch` reading stored nodes in one query per level kind. Missing nodes
+    are left out, which the tree code reports as NotFoundError."""
 
     def fetch(ids: Sequence[merkle.NodeId]) -> Sequence[bytes]:
-        found: dict[merkle.NodeId, bytes] = {}
-        leaves = [index for level, index in ids if level == 0]
-        inner = [(level, index) for level, index in ids if level > 0]
-        if leaves:
-            rows = session.execute(
-                select(LedgerEntry.idx, LedgerEntry.leaf_hash).where(LedgerEntry.idx.in_(leaves))
-            )
-            found.update(((0, idx), leaf) for idx, leaf in rows)
-        if inner:
-            # One indexed point lookup per node. (A row-value "(level, idx) IN (...)" reads
-            # the whole table on SQLite; OR-ed equalities use the primary key on both.)
-            nodes = session.execute(
-                select(LedgerNode.level, LedgerNode.idx, LedgerNode.hash).where(
-                    or_(*(and_(LedgerNode.level == lv, LedgerNode.idx == ix) for lv, ix in inner))
-                )
-            )
-            found.update(((level, idx), digest) for level, idx, digest in nodes)
+        found = _read_nodes(session, ids)
         return [found[node] for node in ids if node in found]
 
     return fetch
@@ -343,6 +351,27 @@ def inclusion_proof(session: Session, index: int, size: int) -> list[bytes]:
             f"entry #{index} is not in a tree of {size} entries", index=index, size=size
         )
     return merkle.inclusion_proof(index, size, fetcher(session))
+
+
+def inclusion_proofs(session: Session, indices: Sequence[int], size: int) -> dict[int, list[bytes]]:
+    """Inclusion proofs of many entries in the tree of ``size``, reading every node they need
+    in a few queries (a lot's whole journey at once)."""
+    _check_size(session, size)
+    wanted = sorted(set(indices))
+    for index in wanted:
+        if not 0 <= index < size:
+            raise InvalidInputError(
+                f"entry #{index} is not in a tree of {size} entries", index=index, size=size
+            )
+    needed = sorted({node for index in wanted for node in merkle.nodes_for_inclusion(index, size)})
+    known: dict[merkle.NodeId, bytes] = {}
+    for start in range(0, len(needed), _IN_CHUNK // 4):
+        known.update(_read_nodes(session, needed[start : start + _IN_CHUNK // 4]))
+
+    def cached(ids: Sequence[merkle.NodeId]) -> Sequence[bytes]:
+        return [known[node] for node in ids if node in known]
+
+    return {index: merkle.inclusion_proof(index, size, cached) for index in wanted}
 
 
 def consistency_proof(session: Session, size1: int, size2: int) -> list[bytes]:

@@ -35,7 +35,7 @@ from dataclasses import dataclass
 from decimal import Decimal
 from typing import Any
 
-from sqlalchemy import func, select
+from sqlalchemy import func, insert, select
 from sqlalchemy.orm import Session
 
 from agritrace.db import begin_write, utcnow
@@ -64,6 +64,7 @@ from agritrace.trace.validation import check_text, parse_decimal
 __all__ = [
     "CLOCK_SKEW",
     "Custody",
+    "EventSpec",
     "LotAmount",
     "RecordedEvent",
     "correct_event",
@@ -74,6 +75,7 @@ __all__ = [
     "lot_uri",
     "parse_event_time",
     "record_event",
+    "record_events",
     "record_transformation",
     "remaining_quantity",
 ]
@@ -350,6 +352,287 @@ def _append(
     return RecordedEvent(event_id, appended.index, step, event.id)
 
 
+@dataclass(frozen=True, slots=True)
+class EventSpec:
+    """One ObjectEvent to record for one lot, by ``facility_code`` (see :func:`record_event`)."""
+
+    step: Step | str
+    lot_ref: str
+    facility_code: str
+    event_time: dt.datetime
+    quantity: Decimal | str | None = None
+    unit: str | None = None
+    destination: str | None = None
+    temperature_c: Decimal | str | None = None
+    certified: bool = False
+    passed: bool = True
+    note: str | None = None
+
+
+@dataclass(slots=True)
+class _Held:
+    holder: Facility | None
+    in_transit_to: Facility | None
+    shipper: Facility | None
+    harvested: bool
+
+
+@dataclass(frozen=True, slots=True)
+class _Prepared:
+    body: dict[str, Any]
+    subjects: list[str]
+    step: Step
+    actor: Facility
+    other: Facility | None
+    moment: dt.datetime
+    lot: Lot
+    amount: Decimal
+    unit: str
+    event_id: str
+
+
+class _Batch:
+    """Validation state for a batch: records read once, custody followed in memory."""
+
+    def __init__(self, session: Session, now: dt.datetime) -> None:
+        self.session = session
+        self.now = now
+        self._facilities: dict[str, Facility] = {}
+        self._lots: dict[str, Lot] = {}
+        self._held: dict[int, _Held] = {}
+
+    def facility(self, code: str) -> Facility:
+        key = code.strip().upper()
+        if key not in self._facilities:
+            self._facilities[key] = get_facility(self.session, key)
+        return self._facilities[key]
+
+    def actor(self, code: str) -> Facility:
+        facility = self.facility(code)
+        if facility.status is not FacilityStatus.ACTIVE:
+            raise ConflictError(
+                f"facility {facility.code} is suspended and cannot record events",
+                facility=facility.code,
+            )
+        return facility
+
+    def lot(self, ref: str) -> Lot:
+        key = ref.strip().upper()
+        if key not in self._lots:
+            self._lots[key] = get_lot(self.session, key)
+        return self._lots[key]
+
+    def held(self, lot: Lot) -> _Held:
+        if lot.id not in self._held:
+            moves = _live_events(self.session, lot, Step.SHIPPING, Step.RECEIVING, Step.HARVEST)
+            held = _Held(holder=lot.facility, in_transit_to=None, shipper=None, harvested=False)
+            for event in moves:
+                if event.step is Step.HARVEST:
+                    held.harvested = True
+                else:
+                    self._move(held, event.step, event.facility, event.other_facility)
+            self._held[lot.id] = held
+        return self._held[lot.id]
+
+    @staticmethod
+    def _move(held: _Held, step: Step, actor: Facility, other: Facility | None) -> None:
+        if step is Step.SHIPPING:
+            held.holder, held.in_transit_to, held.shipper = None, other, actor
+        elif step is Step.RECEIVING:
+            held.holder, held.in_transit_to, held.shipper = actor, None, None
+
+    def prepare(self, spec: EventSpec) -> _Prepared:
+        try:
+            kind = Step(spec.step)
+        except ValueError as exc:
+            known = ", ".join(s.value for s in Step if s is not Step.PROCESSING)
+            raise InvalidInputError(f"unknown step {spec.step!r}: use one of {known}") from exc
+        if kind is Step.PROCESSING:
+            raise InvalidInputError("processing is a transformation: use record_transformation")
+        moment = spec.event_time
+        if moment.tzinfo is None:
+            raise InvalidInputError("event time needs a time zone offset", field="event time")
+        temperature = None
+        if spec.temperature_c not in (None, ""):
+            temperature = parse_decimal(spec.temperature_c, field="temperature", places=2)
+            if not MIN_TEMPERATURE_C <= temperature <= MAX_TEMPERATURE_C:
+                raise InvalidInputError(
+                    f"temperature {temperature} °C is outside "
+                    f"{MIN_TEMPERATURE_C}..{MAX_TEMPERATURE_C}",
+                    field="temperature",
+                )
+        note_text = check_text(spec.note, field="note", max_len=300) if spec.note else None
+        if kind is Step.SHIPPING and not spec.destination:
+            raise InvalidInputError("a shipment needs a destination facility", field="destination")
+        if kind is not Step.SHIPPING and spec.destination:
+            raise InvalidInputError("only a shipment has a destination", field="destination")
+        actor = self.actor(spec.facility_code)
+        lot = self.lot(spec.lot_ref)
+        ref = f"{lot.facility.code}/{lot.code}"
+        if lot.status is LotStatus.RECALLED and kind is not Step.INSPECTING:
+            raise ConflictError(f"lot {ref} is recalled: only inspections can be recorded", lot=ref)
+        _check_time(lot, moment, self.now)
+        held = self.held(lot)
+        other: Facility | None = None
+        if kind is Step.RECEIVING:
+            if held.in_transit_to is None or held.in_transit_to.id != actor.id:
+                raise ConflictError(
+                    f"no open shipment of lot {ref} to facility {actor.code} to receive", lot=ref
+                )
+            other = held.shipper
+        elif held.holder is None or held.holder.id != actor.id:
+            where = (
+                f"in transit to {held.in_transit_to.code}"
+                if held.in_transit_to is not None
+                else f"held by {held.holder.code if held.holder else 'nobody'}"
+            )
+            raise ConflictError(
+                f"facility {actor.code} does not hold lot {ref} ({where}): only the holder "
+                "records its events",
+                lot=ref,
+            )
+        if kind is Step.SHIPPING:
+            other = self.facility(spec.destination or "")
+            if other.id == actor.id:
+                raise InvalidInputError("a shipment's destination must be another facility")
+        if kind is Step.HARVEST:
+            if lot.facility_id != actor.id:
+                raise ConflictError(f"only {lot.facility.code} harvests lot {ref}", lot=ref)
+            if held.harvested:
+                raise ConflictError(f"lot {ref} already has a harvest event", lot=ref)
+        amount, amount_unit = _quantity(lot, LotAmount(ref, spec.quantity, spec.unit))
+        action, biz_step, disposition = _CBV[kind]
+        if kind is Step.INSPECTING and not spec.passed:
+            disposition = "non_conformant"
+        location = {"id": facility_uri(actor)}
+        epcis: dict[str, Any] = {
+            "type": "ObjectEvent",
+            "eventTime": moment.isoformat(),
+            "eventTimeZoneOffset": _offset_text(moment),
+            "action": action,
+            "bizStep": biz_step,
+            "disposition": disposition,
+            "quantityList": [_quantity_element(lot_uri(lot), amount, amount_unit)],
+            "readPoint": location,
+            "bizLocation": location,
+        }
+        display = {"quantity": f"{format(amount, 'f')} {amount_unit}"}
+        if kind is Step.HARVEST:
+            epcis["ilmd"] = {
+                "cbvmda:harvestStartDate": lot.harvest_date.isoformat(),
+                "cbvmda:countryOfOrigin": "VN",
+                "agt:growingArea": lot.origin_area,
+            }
+            display["origin"] = lot.origin_area
+        if kind is Step.SHIPPING and other is not None:
+            epcis["destinationList"] = [{"type": "location", "destination": facility_uri(other)}]
+            display["to"] = other.name
+        if kind is Step.RECEIVING and other is not None:
+            epcis["sourceList"] = [{"type": "location", "source": facility_uri(other)}]
+            display["from"] = other.name
+        if temperature is not None:
+            epcis["sensorElementList"] = [
+                {
+                    "sensorMetadata": {"time": moment.isoformat()},
+                    "sensorReport": [
+                        {"type": "Temperature", "value": format(temperature, "f"), "uom": "CEL"}
+                    ],
+                }
+            ]
+            display["temperature"] = f"{format(temperature, 'f')} °C"
+        if spec.certified:
+            claim = _certification(actor, moment.date())
+            epcis["certificationInfo"] = (
+                f"urn:agritrace:certificate:{claim['scheme']}:{claim['number']}"
+            )
+            display["certificate"] = claim["number"]
+        if kind is Step.INSPECTING:
+            display["result"] = "passed" if spec.passed else "failed"
+        if note_text:
+            epcis["agt:note"] = note_text
+            display["note"] = note_text
+        event_id = _event_id(epcis)
+        epcis["eventID"] = event_id
+        body = {
+            "type": "event",
+            "step": kind.value,
+            "facility": actor.code,
+            "facility_name": actor.name,
+            "lots": [ref],
+            "eventTime": epcis["eventTime"],
+            "epcis": epcis,
+            "display": display,
+        }
+        subjects = [lot_subject(lot), facility_subject(actor)]
+        if other is not None:
+            subjects.append(facility_subject(other))
+        # Later events of this batch see the lot where this one leaves it.
+        if kind is Step.HARVEST:
+            held.harvested = True
+        self._move(held, kind, actor, other)
+        return _Prepared(
+            body, subjects, kind, actor, other, moment, lot, amount, amount_unit, event_id
+        )
+
+
+def record_events(
+    session: Session, specs: Sequence[EventSpec], *, now: dt.datetime | None = None
+) -> list[RecordedEvent]:
+    """Record ObjectEvents in one transaction, all or nothing, in the order given. Commits.
+
+    Every event is checked against the rules as if recorded one by one (custody moves with
+    the batch's own shipments and receipts); then all ledger entries are appended at once
+    and the event index rows inserted in bulk. Raises the first rule broken, naming it.
+    """
+    if not specs:
+        return []
+    batch = _Batch(session, now or utcnow())
+    begin_write(session)
+    prepared = [batch.prepare(spec) for spec in specs]
+    appended = store.append(
+        session, [NewEntry(body=item.body, subjects=item.subjects) for item in prepared]
+    )
+    for result in appended:
+        if not result.new:
+            raise ConflictError(
+                f"this event is already recorded as ledger entry #{result.index}",
+                ledger_index=result.index,
+            )
+    ids = session.scalars(
+        insert(TraceEvent).returning(TraceEvent.id, sort_by_parameter_order=True),
+        [
+            {
+                "ledger_index": result.index,
+                "event_id": item.event_id,
+                "step": item.step,
+                "facility_id": item.actor.id,
+                "other_facility_id": item.other.id if item.other else None,
+                "event_time": item.moment,
+                "recorded_at": batch.now,
+            }
+            for item, result in zip(prepared, appended, strict=True)
+        ],
+    ).all()
+    session.execute(
+        insert(EventLot),
+        [
+            {
+                "event_pk": pk,
+                "lot_id": item.lot.id,
+                "role": LotRole.OBJECT,
+                "quantity": item.amount,
+                "uom": item.unit,
+            }
+            for item, pk in zip(prepared, ids, strict=True)
+        ],
+    )
+    session.commit()
+    return [
+        RecordedEvent(item.event_id, result.index, item.step, pk)
+        for item, result, pk in zip(prepared, appended, ids, strict=True)
+    ]
+
+
 def record_event(
     session: Session,
     *,
@@ -371,111 +654,20 @@ def record_event(
     ``destination`` (a facility code) is required for shipping; ``temperature_c`` is a sensor
     reading (cooling, storing, shipping, receiving); ``passed`` is the inspection outcome.
     """
-    try:
-        kind = Step(step)
-    except ValueError as exc:
-        known = ", ".join(s.value for s in Step if s is not Step.PROCESSING)
-        raise InvalidInputError(f"unknown step {step!r}: use one of {known}") from exc
-    if kind is Step.PROCESSING:
-        raise InvalidInputError("processing is a transformation: use record_transformation")
-    moment_now = now or utcnow()
-    if event_time.tzinfo is None:
-        raise InvalidInputError("event time needs a time zone offset", field="event time")
-    temperature = None
-    if temperature_c not in (None, ""):
-        temperature = parse_decimal(temperature_c, field="temperature", places=2)
-        if not MIN_TEMPERATURE_C <= temperature <= MAX_TEMPERATURE_C:
-            raise InvalidInputError(
-                f"temperature {temperature} °C is outside {MIN_TEMPERATURE_C}..{MAX_TEMPERATURE_C}",
-                field="temperature",
-            )
-    note_text = check_text(note, field="note", max_len=300) if note else None
-    if kind is Step.SHIPPING and not destination:
-        raise InvalidInputError("a shipment needs a destination facility", field="destination")
-    if kind is not Step.SHIPPING and destination:
-        raise InvalidInputError("only a shipment has a destination", field="destination")
-
-    begin_write(session)
-    actor = _actor(session, facility_code)
-    lot = get_lot(session, lot_ref)
-    ref = f"{lot.facility.code}/{lot.code}"
-    if lot.status is LotStatus.RECALLED and kind is not Step.INSPECTING:
-        raise ConflictError(f"lot {ref} is recalled: only inspections can be recorded", lot=ref)
-    _check_time(lot, event_time, moment_now)
-    source = _check_holder(session, lot, actor, kind)
-    other: Facility | None = source
-    if kind is Step.SHIPPING:
-        other = get_facility(session, destination or "")
-        if other.id == actor.id:
-            raise InvalidInputError("a shipment's destination must be another facility")
-    if kind is Step.HARVEST:
-        if lot.facility_id != actor.id:
-            raise ConflictError(f"only {lot.facility.code} harvests lot {ref}", lot=ref)
-        if _live_events(session, lot, Step.HARVEST):
-            raise ConflictError(f"lot {ref} already has a harvest event", lot=ref)
-    amount, amount_unit = _quantity(lot, LotAmount(ref, quantity, unit))
-    action, biz_step, disposition = _CBV[kind]
-    if kind is Step.INSPECTING and not passed:
-        disposition = "non_conformant"
-    location = {"id": facility_uri(actor)}
-    epcis: dict[str, Any] = {
-        "type": "ObjectEvent",
-        "eventTime": event_time.isoformat(),
-        "eventTimeZoneOffset": _offset_text(event_time),
-        "action": action,
-        "bizStep": biz_step,
-        "disposition": disposition,
-        "quantityList": [_quantity_element(lot_uri(lot), amount, amount_unit)],
-        "readPoint": location,
-        "bizLocation": location,
-    }
-    display = {"quantity": f"{format(amount, 'f')} {amount_unit}"}
-    if kind is Step.HARVEST:
-        epcis["ilmd"] = {
-            "cbvmda:harvestStartDate": lot.harvest_date.isoformat(),
-            "cbvmda:countryOfOrigin": "VN",
-            "agt:growingArea": lot.origin_area,
-        }
-        display["origin"] = lot.origin_area
-    if kind is Step.SHIPPING and other is not None:
-        epcis["destinationList"] = [{"type": "location", "destination": facility_uri(other)}]
-        display["to"] = other.name
-    if kind is Step.RECEIVING and other is not None:
-        epcis["sourceList"] = [{"type": "location", "source": facility_uri(other)}]
-        display["from"] = other.name
-    if temperature is not None:
-        epcis["sensorElementList"] = [
-            {
-                "sensorMetadata": {"time": event_time.isoformat()},
-                "sensorReport": [
-                    {"type": "Temperature", "value": format(temperature, "f"), "uom": "CEL"}
-                ],
-            }
-        ]
-        display["temperature"] = f"{format(temperature, 'f')} °C"
-    if certified:
-        claim = _certification(actor, event_time.date())
-        epcis["certificationInfo"] = (
-            f"urn:agritrace:certificate:{claim['scheme']}:{claim['number']}"
-        )
-        display["certificate"] = claim["number"]
-    if kind is Step.INSPECTING:
-        display["result"] = "passed" if passed else "failed"
-    if note_text:
-        epcis["agt:note"] = note_text
-        display["note"] = note_text
-    recorded = _append(
-        session,
-        step=kind,
-        actor=actor,
-        moment=event_time,
-        epcis=epcis,
-        lots=[(lot, LotRole.OBJECT, amount, amount_unit)],
-        display=display,
-        other=other,
-        now=moment_now,
+    spec = EventSpec(
+        step=step,
+        lot_ref=lot_ref,
+        facility_code=facility_code,
+        event_time=event_time,
+        quantity=quantity,
+        unit=unit,
+        destination=destination,
+        temperature_c=temperature_c,
+        certified=certified,
+        passed=passed,
+        note=note,
     )
-    session.commit()
+    [recorded] = record_events(session, [spec], now=now)
     return recorded
 
 

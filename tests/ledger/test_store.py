@@ -158,3 +158,12 @@ def test_database_refuses_to_rewrite_ledger_rows(session: Session) -> None:
     session.rollback()
     with pytest.raises(DBAPIError, match="append-only"):
         session.execute(text("DELETE FROM ledger_entry WHERE idx = 1"))
+
+
+def test_many_inclusion_proofs_at_once_match_one_by_one(session: Session) -> None:
+    store.append(session, entries(0, 77))
+    wanted = [0, 5, 6, 40, 63, 64, 76]
+    together = store.inclusion_proofs(session, wanted, 77)
+    assert together == {i: store.inclusion_proof(session, i, 77) for i in wanted}
+    with pytest.raises(InvalidInputError, match="not in a tree"):
+        store.inclusion_proofs(session, [77], 77)

@@ -352,3 +352,72 @@ def test_journey_steps_are_in_event_time_order_with_ledger_indices(session: Sess
     assert times == sorted(times)
     for step in journey:
         assert json.loads(store.get_entry(session, step.ledger_index).content)["type"] == step.kind
+
+
+def test_a_batch_follows_custody_through_its_own_shipments(farm: Session) -> None:
+    spec = events.EventSpec
+    recorded = events.record_events(
+        farm,
+        [
+            spec(step="harvest", lot_ref=L1, facility_code=FARM, event_time=at(10, 6)),
+            spec(
+                step="shipping",
+                lot_ref=L1,
+                facility_code=FARM,
+                event_time=at(11),
+                destination=PACKER,
+            ),
+            spec(step="receiving", lot_ref=L1, facility_code=PACKER, event_time=at(11, 12)),
+            spec(step="packing", lot_ref=L1, facility_code=PACKER, event_time=at(11, 14)),
+        ],
+        now=NOW,
+    )
+    assert [r.step.value for r in recorded] == ["harvest", "shipping", "receiving", "packing"]
+    assert [r.ledger_index for r in recorded] == list(
+        range(recorded[0].ledger_index, recorded[0].ledger_index + 4)
+    )
+    assert events.custody(farm, registry.get_lot(farm, L1)).holder == registry.get_facility(
+        farm, PACKER
+    )
+
+
+def test_a_batch_is_all_or_nothing(farm: Session) -> None:
+    spec = events.EventSpec
+    batch = [
+        spec(step="harvest", lot_ref=L1, facility_code=FARM, event_time=at(10, 6)),
+        spec(
+            step="cooling", lot_ref=L1, facility_code=FARM, event_time=at(10, 7), temperature_c="4"
+        ),
+        spec(step="packing", lot_ref=L1, facility_code=PACKER, event_time=at(10, 8)),
+    ]
+    _refused(
+        farm, ConflictError, "does not hold lot", lambda: events.record_events(farm, batch, now=NOW)
+    )
+    assert events.list_events(farm, lot_ref=L1) == []
+
+
+def test_a_batch_refuses_the_same_event_twice(farm: Session) -> None:
+    same = events.EventSpec(step="packing", lot_ref=L1, facility_code=FARM, event_time=at(10, 9))
+    _refused(
+        farm,
+        ConflictError,
+        "already recorded",
+        lambda: events.record_events(farm, [same, same], now=NOW),
+    )
+    _refused(
+        farm,
+        ConflictError,
+        "already has a harvest",
+        lambda: events.record_events(
+            farm,
+            [
+                events.EventSpec(
+                    step="harvest", lot_ref=L1, facility_code=FARM, event_time=at(10, 6)
+                ),
+                events.EventSpec(
+                    step="harvest", lot_ref=L1, facility_code=FARM, event_time=at(10, 7)
+                ),
+            ],
+            now=NOW,
+        ),
+    )
