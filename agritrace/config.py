@@ -35,6 +35,22 @@ def _flag(env: Mapping[str, str], name: str) -> bool:
     raise InvalidInputError(f"{name} must be 1 or 0, not {raw!r}", variable=name)
 
 
+def _rate_limits(raw: str) -> dict[str, int] | None:
+    """``stamp=120,public=600`` (0 disables a limit) into a mapping; empty: None."""
+    if not raw.strip():
+        return None
+    limits: dict[str, int] = {}
+    for part in raw.split(","):
+        group, sep, value = part.partition("=")
+        if not sep or group.strip() not in {"stamp", "public"} or not value.strip().isdigit():
+            raise InvalidInputError(
+                "AGRITRACE_RATE_LIMITS must look like stamp=120,public=600 (0 disables)",
+                variable="AGRITRACE_RATE_LIMITS",
+            )
+        limits[group.strip()] = int(value)
+    return limits
+
+
 def _check_base_url(raw: str) -> str:
     url = raw.strip().rstrip("/")
     parts = urlsplit(url)
@@ -69,6 +85,8 @@ class Settings:
     timezone: str = "Asia/Ho_Chi_Minh"
     log_origin: str = ""
     behind_tls: bool = False
+    rate_limits: Mapping[str, int] | None = None
+    """Requests per client per minute by group (``stamp``, ``public``); None: the defaults."""
 
     @property
     def keys_dir(self) -> Path:
@@ -87,14 +105,17 @@ class Settings:
         return f"{host}/agritrace/ledger"
 
     @classmethod
-    def from_env(cls, environ: Mapping[str, str] | None = None) -> Settings:
+    def from_env(
+        cls, environ: Mapping[str, str] | None = None, *, force_demo: bool = False
+    ) -> Settings:
         """Read and check ``AGRITRACE_*`` variables.
 
-        ``environ`` defaults to ``os.environ``; pass a mapping in tests. Raises
-        InvalidInputError naming the first bad variable.
+        ``environ`` defaults to ``os.environ``; pass a mapping in tests. ``force_demo`` acts
+        as ``AGRITRACE_DEMO=1`` (for ``agritrace demo``). Raises InvalidInputError naming the
+        first bad variable.
         """
         env = os.environ if environ is None else environ
-        demo = _flag(env, "AGRITRACE_DEMO")
+        demo = force_demo or _flag(env, "AGRITRACE_DEMO")
         instance = Path(env.get("AGRITRACE_INSTANCE", "instance")).expanduser().absolute()
         database_url = env.get("AGRITRACE_DATABASE_URL", "").strip()
         if not database_url:
@@ -132,6 +153,7 @@ class Settings:
             timezone=timezone,
             log_origin=env.get("AGRITRACE_LOG_ORIGIN", "").strip(),
             behind_tls=_flag(env, "AGRITRACE_BEHIND_TLS"),
+            rate_limits=_rate_limits(env.get("AGRITRACE_RATE_LIMITS", "")),
         )
 
     def require_key_passphrase(self) -> bytes:

@@ -14,7 +14,19 @@ from typing import Any, NoReturn
 import click
 from sqlalchemy.exc import OperationalError
 
-from agritrace.cli import events, facility, init, keys, ledger, lot, product, stamps, user
+from agritrace.cli import (
+    demo,
+    events,
+    facility,
+    init,
+    keys,
+    ledger,
+    lot,
+    product,
+    serve,
+    stamps,
+    user,
+)
 from agritrace.cli._common import CliContext
 from agritrace.errors import AgritraceError
 
@@ -72,7 +84,7 @@ def cli(click_ctx: click.Context) -> None:
     click_ctx.call_on_close(ctx.close)
 
 
-for _module in (init, facility, product, lot, stamps, events, user, ledger, keys):
+for _module in (init, facility, product, lot, stamps, events, user, ledger, keys, serve, demo):
     _module.register(cli)
 
 

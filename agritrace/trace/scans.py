@@ -1,0 +1,726 @@
+"""What a consumer's scan finds: the verdict on a stamp, and the record of its scans.
+
+:func:`check_stamp` judges a scanned code or URL and gathers what the scan page shows;
+:func:`record_scan` counts a scan (and a coarse place the visitor chose to share);
+:func:`scan_stamp` does both in the order the scan page needs. No web framework here.
+
+Verdict rules, first match wins for the verdict (every reason that applies is reported):
+
+1. **not_genuine** when the code is ``malformed`` (or longer than :data:`MAX_INPUT_CHARS`),
+   names another issuer's address (``wrong-issuer``), a key the issuer never published
+   (``unknown-key``), carries a signature that does not match (``bad-signature``), is signed
+   correctly for a serial that was never issued (``unknown-serial``), or for a serial whose
+   batch was issued under another key (``wrong-key``: only a leaked old key makes that).
+2. **recalled** when the stamp's lot has status ``recalled`` (``lot-recalled``); suspicious
+   signals are still reported as further reasons.
+3. **suspicious** when the stamp was scanned more than :data:`MAX_PLAUSIBLE_SCANS` times
+   (``many-scans``), or was seen in two places more than :data:`DISTANT_KM` apart within
+   :data:`DISTANT_WINDOW_H` hours (``distant-places``; once seen, this stays).
+4. **genuine** otherwise.
+
+A suspended facility, or a lot whose facility held no valid certificate on the harvest date,
+does not change the verdict (the stamp is real and the produce was made before): it is a
+*caution* shown beside it.
+
+Privacy: nothing that identifies a visitor is stored, ever: no IP address, no user agent. A
+scan adds one to a per-stamp count (a row exists only for stamps that were scanned); a shared
+place is rounded to :data:`PLACE_DECIMALS` decimal (about 11 km) before it reaches the
+database, and the list of recent places per stamp is kept only as long as the distant-places
+rule needs it (at most :data:`RECENT_PLACES_KEPT`, none older than its window).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import math
+import re
+from collections.abc import Collection, Mapping
+from dataclasses import dataclass, field
+from decimal import ROUND_HALF_EVEN, Decimal
+from enum import StrEnum
+from typing import Any
+
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
+from sqlalchemy import delete, select
+from sqlalchemy.dialects.postgresql import insert as pg_insert
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
+from sqlalchemy.orm import Session
+
+from agritrace.db import begin_write, is_sqlite
+from agritrace.errors import InvalidInputError, NotFoundError
+from agritrace.stamps.codec import (
+    MalformedStampError,
+    Stamp,
+    StampVerificationError,
+    parse,
+    short_code,
+    verify_stamp,
+)
+from agritrace.trace.issuance import batch_for_serial
+from agritrace.trace.models import (
+    Certificate,
+    CertificateStatus,
+    Facility,
+    FacilityStatus,
+    Lot,
+    LotStatus,
+    Product,
+    StampBatch,
+    StampScanPlace,
+    StampScanState,
+)
+from agritrace.trace.provenance import JourneyStep, lot_journey
+from agritrace.trace.registry import valid_certificate
+
+__all__ = [
+    "DISTANT_KM",
+    "DISTANT_WINDOW_H",
+    "MAX_INPUT_CHARS",
+    "MAX_PLAUSIBLE_SCANS",
+    "PLACE_DECIMALS",
+    "RECENT_PLACES_KEPT",
+    "BatchInfo",
+    "Caution",
+    "CertificateInfo",
+    "FacilityInfo",
+    "LotInfo",
+    "Place",
+    "ProductInfo",
+    "Reason",
+    "ScanStats",
+    "StampCheck",
+    "Verdict",
+    "check_stamp",
+    "coarse_place",
+    "distance_km",
+    "parse_place",
+    "record_scan",
+    "scan_stamp",
+]
+
+#: Longest scanned text that is even looked at (a stamp URL is under 160 characters).
+MAX_INPUT_CHARS = 1024
+#: A stamp scanned more often than this is suspicious: one unit of produce is not scanned
+#: by twenty different people; a copied stamp on many units is.
+MAX_PLAUSIBLE_SCANS = 20
+#: Two scans further apart than this ...
+DISTANT_KM = 300.0
+#: ... within this many hours of each other mean the stamp exists twice.
+DISTANT_WINDOW_H = 6
+#: Most recent places kept per stamp for the distant-places rule.
+RECENT_PLACES_KEPT = 20
+#: Decimals a shared place is rounded to (0.1 degree of latitude is about 11 km).
+PLACE_DECIMALS = 1
+#: Mean Earth radius (IUGG), for the haversine distance.
+EARTH_RADIUS_KM = 6371.0088
+
+_QUANTUM = Decimal(1).scaleb(-PLACE_DECIMALS)
+_COORDINATE = re.compile(r"[+-]?[0-9]{1,3}(?:\.[0-9]{1,12})?", re.ASCII)
+_RECALL_STEP = "recalled"
+
+#: A coarse place: (latitude, longitude) in degrees, rounded to :data:`PLACE_DECIMALS`.
+Place = tuple[Decimal, Decimal]
+
+
+class Verdict(StrEnum):
+    """What the consumer is told first."""
+
+    GENUINE = "genuine"
+    RECALLED = "recalled"
+    SUSPICIOUS = "suspicious"
+    NOT_GENUINE = "not_genuine"
+
+
+class Reason(StrEnum):
+    """Why a stamp is not simply genuine (stable slugs, shown translated)."""
+
+    MALFORMED = "malformed"
+    WRONG_ISSUER = "wrong-issuer"
+    UNKNOWN_KEY = "unknown-key"
+    BAD_SIGNATURE = "bad-signature"
+    UNKNOWN_SERIAL = "unknown-serial"
+    WRONG_KEY = "wrong-key"
+    LOT_RECALLED = "lot-recalled"
+    MANY_SCANS = "many-scans"
+    DISTANT_PLACES = "distant-places"
+
+
+class Caution(StrEnum):
+    """Facts worth a warning that do not change the verdict."""
+
+    FACILITY_SUSPENDED = "facility-suspended"
+    NO_VALID_CERTIFICATE = "no-valid-certificate"
+
+
+_NOT_GENUINE = frozenset(
+    {
+        Reason.MALFORMED,
+        Reason.WRONG_ISSUER,
+        Reason.UNKNOWN_KEY,
+        Reason.BAD_SIGNATURE,
+        Reason.UNKNOWN_SERIAL,
+        Reason.WRONG_KEY,
+    }
+)
+
+
+def _iso(moment: dt.datetime | None) -> str | None:
+    return None if moment is None else moment.astimezone(dt.UTC).isoformat(timespec="seconds")
+
+
+@dataclass(frozen=True, slots=True)
+class ScanStats:
+    """How often a stamp was scanned. ``count`` 0 means never (or not a real stamp)."""
+
+    count: int = 0
+    first_scan_at: dt.datetime | None = None
+    last_scan_at: dt.datetime | None = None
+    distant_places_at: dt.datetime | None = None
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "count": self.count,
+            "first_scan_at": _iso(self.first_scan_at),
+            "last_scan_at": _iso(self.last_scan_at),
+        }
+
+
+@dataclass(frozen=True, slots=True)
+class BatchInfo:
+    id: int
+    first_serial: int
+    count: int
+    key_id: int
+    ledger_index: int
+    issued_at: dt.datetime
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "id": self.id,
+            "first_serial": self.first_serial,
+            "last_serial": self.first_serial + self.count - 1,
+            "count": self.count,
+            "key_id": self.key_id,
+            "ledger_index": self.ledger_index,
+            "issued_at": _iso(self.issued_at),
+        }
+
+
+@dataclass(frozen=True, slots=True)
+class ProductInfo:
+    code: str
+    name: str
+    category: str
+    unit: str
+    gtin: str | None
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "code": self.code,
+            "name": self.name,
+            "category": self.category,
+            "unit": self.unit,
+            "gtin": self.gtin,
+        }
+
+
+@dataclass(frozen=True, slots=True)
+class LotInfo:
+    ref: str
+    code: str
+    units: int
+    quantity: str
+    quantity_unit: str
+    harvest_date: dt.date
+    pack_date: dt.date | None
+    origin_area: str
+    recalled: bool
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "ref": self.ref,
+            "code": self.code,
+            "units": self.units,
+            "quantity": self.quantity,
+            "quantity_unit": self.quantity_unit,
+            "harvest_date": self.harvest_date.isoformat(),
+            "pack_date": self.pack_date.isoformat() if self.pack_date else None,
+            "origin_area": self.origin_area,
+            "status": LotStatus.RECALLED.value if self.recalled else LotStatus.ACTIVE.value,
+        }
+
+
+@dataclass(frozen=True, slots=True)
+class FacilityInfo:
+    code: str
+    name: str
+    province: str
+    address: str
+    suspended: bool
+    status_reason: str | None
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "code": self.code,
+            "name": self.name,
+            "province": self.province,
+            "address": self.address,
+            "status": (FacilityStatus.SUSPENDED if self.suspended else FacilityStatus.ACTIVE).value,
+            "status_reason": self.status_reason,
+        }
+
+
+@dataclass(frozen=True, slots=True)
+class CertificateInfo:
+    """The facility's certificate that matters for the lot: the one valid on the harvest
+    date if any (``valid_at_harvest``), else the one nearest to it, for display."""
+
+    scheme: str
+    scheme_label: str
+    number: str
+    issuer: str
+    valid_from: dt.date
+    valid_to: dt.date
+    scope: str
+    suspended: bool
+    valid_at_harvest: bool
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "scheme": self.scheme,
+            "scheme_label": self.scheme_label,
+            "number": self.number,
+            "issuer": self.issuer,
+            "valid_from": self.valid_from.isoformat(),
+            "valid_to": self.valid_to.isoformat(),
+            "scope": self.scope,
+            "status": (
+                CertificateStatus.SUSPENDED if self.suspended else CertificateStatus.ACTIVE
+            ).value,
+            "valid_at_harvest": self.valid_at_harvest,
+        }
+
+
+def _step_json(step: JourneyStep) -> dict[str, Any]:
+    has_time = step.time.year > 1
+    return {
+        "ledger_index": step.ledger_index,
+        "kind": step.kind,
+        "step": step.step,
+        "time": _iso(step.time) if has_time else None,
+        "facility": step.facility_code or None,
+        "facility_name": step.facility_name or None,
+        "details": dict(step.details),
+        "corrected": step.corrected,
+        "correction_reason": step.correction_reason,
+    }
+
+
+@dataclass(frozen=True, slots=True)
+class StampCheck:
+    """Everything a scan of one code found, ready to show or serialise.
+
+    ``reason`` is the reason behind the verdict (None when genuine); ``reasons`` lists every
+    reason that applies, ``reason`` first. For a not-genuine code only ``verdict``,
+    ``reason(s)``, ``serial`` (when the code was readable) and ``checked_at`` are set.
+    ``recorded`` says whether this call counted a scan.
+    """
+
+    verdict: Verdict
+    reason: Reason | None
+    checked_at: dt.datetime
+    reasons: tuple[Reason, ...] = ()
+    cautions: tuple[Caution, ...] = ()
+    serial: int | None = None
+    batch: BatchInfo | None = None
+    lot: LotInfo | None = None
+    facility: FacilityInfo | None = None
+    product: ProductInfo | None = None
+    certificate: CertificateInfo | None = None
+    scans: ScanStats = field(default_factory=ScanStats)
+    journey: tuple[JourneyStep, ...] = ()
+    recall: JourneyStep | None = None
+    recorded: bool = False
+
+    @property
+    def short_code(self) -> str | None:
+        """The human-readable code printed under the QR (for a readable serial)."""
+        return short_code(self.serial) if self.serial is not None else None
+
+    @property
+    def certificate_valid_at_harvest(self) -> bool:
+        return self.certificate is not None and self.certificate.valid_at_harvest
+
+    def to_json(self) -> dict[str, Any]:
+        """The API's representation (JSON-ready: strings, numbers, lists, objects)."""
+        return {
+            "verdict": self.verdict.value,
+            "reason": self.reason.value if self.reason else None,
+            "reasons": [r.value for r in self.reasons],
+            "cautions": [c.value for c in self.cautions],
+            "checked_at": _iso(self.checked_at),
+            "serial": self.serial,
+            "short_code": self.short_code,
+            "batch": self.batch.to_json() if self.batch else None,
+            "product": self.product.to_json() if self.product else None,
+            "lot": self.lot.to_json() if self.lot else None,
+            "facility": self.facility.to_json() if self.facility else None,
+            "certificate": self.certificate.to_json() if self.certificate else None,
+            "scans": self.scans.to_json(),
+            "journey": [_step_json(step) for step in self.journey],
+            "recall": _step_json(self.recall) if self.recall else None,
+        }
+
+
+# -- places ---------------------------------------------------------------------------------
+
+
+def coarse_place(lat: Decimal, lon: Decimal) -> Place:
+    """Round a place to :data:`PLACE_DECIMALS` decimal; raises InvalidInputError if it is not
+    a place on Earth (latitude -90..90, longitude -180..180)."""
+    if not (lat.is_finite() and lon.is_finite()):
+        raise InvalidInputError("latitude and longitude must be finite numbers", field="place")
+    if not (-90 <= lat <= 90 and -180 <= lon <= 180):
+        raise InvalidInputError(
+            "latitude must be between -90 and 90 and longitude between -180 and 180",
+            field="place",
+        )
+    return (
+        lat.quantize(_QUANTUM, rounding=ROUND_HALF_EVEN) + 0,  # + 0 turns -0.0 into 0.0
+        lon.quantize(_QUANTUM, rounding=ROUND_HALF_EVEN) + 0,
+    )
+
+
+def _coordinate(raw: str, name: str) -> Decimal:
+    text = raw.strip().replace(",", ".")  # Vietnamese writes a decimal comma
+    if not _COORDINATE.fullmatch(text):
+        raise InvalidInputError(f"{name} must be a number such as 21.0", field=name)
+    return Decimal(text)
+
+
+def parse_place(lat: str, lon: str) -> Place:
+    """A place typed or sent by a visitor, as text (``"21.03"``, ``"105,85"``), rounded.
+
+    Raises InvalidInputError for anything that is not a pair of coordinates on Earth.
+    """
+    return coarse_place(_coordinate(lat, "latitude"), _coordinate(lon, "longitude"))
+
+
+def distance_km(a: Place, b: Place) -> float:
+    """Great-circle (haversine) distance between two places, in kilometres."""
+    lat1, lon1, lat2, lon2 = (math.radians(float(v)) for v in (*a, *b))
+    h = (
+        math.sin((lat2 - lat1) / 2) ** 2
+        + math.cos(lat1) * math.cos(lat2) * math.sin((lon2 - lon1) / 2) ** 2
+    )
+    return 2 * EARTH_RADIUS_KM * math.asin(min(1.0, math.sqrt(h)))
+
+
+# -- recording ------------------------------------------------------------------------------
+
+
+def _upsert(session: Session, serial: int, now: dt.datetime, *, count: bool) -> None:
+    """Create the stamp's row or bump its count, atomically (one statement)."""
+    insert = sqlite_insert if is_sqlite(session) else pg_insert
+    statement = insert(StampScanState).values(
+        serial=serial, scan_count=1, first_scan_at=now, last_scan_at=now
+    )
+    # Without ``count`` (a place sent after the scan was counted) the update is a no-op that
+    # still makes the row exist and locks it like a counted scan would.
+    changes: dict[str, Any] = (
+        {"scan_count": StampScanState.scan_count + 1, "last_scan_at": now}
+        if count
+        else {"scan_count": StampScanState.scan_count}
+    )
+    session.execute(statement.on_conflict_do_update(index_elements=["serial"], set_=changes))
+
+
+def _state(session: Session, serial: int) -> StampScanState | None:
+    return session.scalars(
+        select(StampScanState)
+        .where(StampScanState.serial == serial)
+        .execution_options(populate_existing=True)
+    ).one_or_none()
+
+
+def _stats(state: StampScanState | None) -> ScanStats:
+    if state is None:
+        return ScanStats()
+    return ScanStats(
+        count=state.scan_count,
+        first_scan_at=state.first_scan_at,
+        last_scan_at=state.last_scan_at,
+        distant_places_at=state.distant_places_at,
+    )
+
+
+def _record_place(session: Session, state: StampScanState, place: Place, now: dt.datetime) -> None:
+    window = dt.timedelta(hours=DISTANT_WINDOW_H)
+    recent = session.execute(
+        select(StampScanPlace.lat, StampScanPlace.lon, StampScanPlace.at)
+        .where(StampScanPlace.serial == state.serial, StampScanPlace.at >= now - window)
+        .order_by(StampScanPlace.at.desc(), StampScanPlace.id.desc())
+        .limit(RECENT_PLACES_KEPT)
+    ).all()
+    distant = any(
+        abs(at - now) <= window and distance_km(place, (lat, lon)) > DISTANT_KM
+        for lat, lon, at in recent
+    )
+    session.add(StampScanPlace(serial=state.serial, lat=place[0], lon=place[1], at=now))
+    state.last_place_lat, state.last_place_lon = place
+    state.last_place_at = now
+    if distant and state.distant_places_at is None:
+        state.distant_places_at = now
+    session.flush()
+    # Keep the table bounded: only places the rule can still use, at most RECENT_PLACES_KEPT.
+    keep = (
+        select(StampScanPlace.id)
+        .where(StampScanPlace.serial == state.serial)
+        .order_by(StampScanPlace.at.desc(), StampScanPlace.id.desc())
+        .limit(RECENT_PLACES_KEPT)
+        .scalar_subquery()
+    )
+    session.execute(
+        delete(StampScanPlace)
+        .where(StampScanPlace.serial == state.serial)
+        .where((StampScanPlace.at < now - window) | StampScanPlace.id.not_in(keep))
+        .execution_options(synchronize_session=False)
+    )
+
+
+def record_scan(
+    session: Session,
+    serial: int,
+    *,
+    place: Place | None,
+    now: dt.datetime,
+    count: bool = True,
+) -> ScanStats:
+    """Count one scan of ``serial`` at ``now`` and, if given, the coarse ``place`` it was
+    made at; return the stamp's updated stats. Commits.
+
+    ``count=False`` records only the place (the visitor's scan was counted already). The
+    place is rounded again here, so nothing finer than :data:`PLACE_DECIMALS` is ever stored.
+    The caller must have checked that ``serial`` is a genuine, issued stamp. Concurrent
+    scans of one stamp serialize on its row; none is lost.
+    """
+    if now.tzinfo is None:
+        raise InvalidInputError("record_scan needs an aware time")
+    coarse = coarse_place(*place) if place is not None else None
+    begin_write(session)
+    _upsert(session, serial, now, count=count)
+    state = _state(session, serial)
+    if state is None:  # pragma: no cover - the upsert just made it
+        raise NotFoundError(f"no scan state for serial {serial}")
+    if coarse is not None:
+        _record_place(session, state, coarse, now)
+    stats = _stats(state)
+    session.commit()
+    return stats
+
+
+# -- judging --------------------------------------------------------------------------------
+
+
+def _identify(
+    session: Session, code_or_url: str, prefix: str, public_keys: Mapping[int, Ed25519PublicKey]
+) -> tuple[Stamp | None, StampBatch | None, Reason | None]:
+    """The verified stamp and its batch, or the reason it is not genuine."""
+    if len(code_or_url) > MAX_INPUT_CHARS:
+        return None, None, Reason.MALFORMED
+    try:
+        parsed = parse(code_or_url)
+    except MalformedStampError:
+        return None, None, Reason.MALFORMED
+    stamp = parsed.stamp
+    try:
+        verify_stamp(stamp, prefix=prefix, public_keys=public_keys, scanned_prefix=parsed.prefix)
+    except MalformedStampError:
+        return stamp, None, Reason.MALFORMED
+    except StampVerificationError as exc:
+        return stamp, None, Reason(exc.reason)
+    batch = batch_for_serial(session, stamp.serial)
+    if batch is None:
+        return stamp, None, Reason.UNKNOWN_SERIAL
+    if batch.key_id != stamp.key_id:
+        return stamp, None, Reason.WRONG_KEY
+    return stamp, batch, None
+
+
+def _certificate(facility: Facility, day: dt.date) -> CertificateInfo | None:
+    try:
+        chosen: Certificate = valid_certificate(facility, day)
+        valid = True
+    except InvalidInputError:
+        certificates = list(facility.certificates)
+        if not certificates:
+            return None
+        covering = [c for c in certificates if c.valid_from <= day <= c.valid_to]
+        chosen = covering[0] if covering else max(certificates, key=lambda c: c.valid_to)
+        valid = False
+    return CertificateInfo(
+        scheme=chosen.scheme.value,
+        scheme_label=chosen.scheme.label,
+        number=chosen.number,
+        issuer=chosen.issuer,
+        valid_from=chosen.valid_from,
+        valid_to=chosen.valid_to,
+        scope=chosen.scope,
+        suspended=chosen.status is CertificateStatus.SUSPENDED,
+        valid_at_harvest=valid,
+    )
+
+
+def _lot_info(lot: Lot) -> LotInfo:
+    return LotInfo(
+        ref=f"{lot.facility.code}/{lot.code}",
+        code=lot.code,
+        units=lot.units,
+        quantity=format(lot.quantity, "f"),
+        quantity_unit=lot.quantity_unit,
+        harvest_date=lot.harvest_date,
+        pack_date=lot.pack_date,
+        origin_area=lot.origin_area,
+        recalled=lot.status is LotStatus.RECALLED,
+    )
+
+
+def _facility_info(facility: Facility) -> FacilityInfo:
+    return FacilityInfo(
+        code=facility.code,
+        name=facility.name,
+        province=facility.province,
+        address=facility.address,
+        suspended=facility.status is FacilityStatus.SUSPENDED,
+        status_reason=facility.status_reason,
+    )
+
+
+def _product_info(product: Product) -> ProductInfo:
+    return ProductInfo(
+        code=product.code,
+        name=product.name,
+        category=product.category,
+        unit=product.unit,
+        gtin=product.gtin,
+    )
+
+
+def _judge(
+    session: Session,
+    stamp: Stamp,
+    batch: StampBatch,
+    stats: ScanStats,
+    *,
+    now: dt.datetime,
+    recorded: bool,
+) -> StampCheck:
+    lot = batch.lot
+    facility = lot.facility
+    journey = tuple(lot_journey(session, lot))
+    certificate = _certificate(facility, lot.harvest_date)
+    signals = []
+    if stats.count > MAX_PLAUSIBLE_SCANS:
+        signals.append(Reason.MANY_SCANS)
+    if stats.distant_places_at is not None:
+        signals.append(Reason.DISTANT_PLACES)
+    if lot.status is LotStatus.RECALLED:
+        verdict, reasons = Verdict.RECALLED, (Reason.LOT_RECALLED, *signals)
+    elif signals:
+        verdict, reasons = Verdict.SUSPICIOUS, tuple(signals)
+    else:
+        verdict, reasons = Verdict.GENUINE, ()
+    cautions = []
+    if facility.status is FacilityStatus.SUSPENDED:
+        cautions.append(Caution.FACILITY_SUSPENDED)
+    if certificate is None or not certificate.valid_at_harvest:
+        cautions.append(Caution.NO_VALID_CERTIFICATE)
+    recalls = [step for step in journey if step.step == _RECALL_STEP]
+    return StampCheck(
+        verdict=verdict,
+        reason=reasons[0] if reasons else None,
+        reasons=reasons,
+        cautions=tuple(cautions),
+        checked_at=now,
+        serial=stamp.serial,
+        batch=BatchInfo(
+            id=batch.id,
+            first_serial=batch.first_serial,
+            count=batch.count,
+            key_id=batch.key_id,
+            ledger_index=batch.ledger_index,
+            issued_at=batch.created_at,
+        ),
+        lot=_lot_info(lot),
+        facility=_facility_info(facility),
+        product=_product_info(lot.product),
+        certificate=certificate,
+        scans=stats,
+        journey=journey,
+        recall=recalls[-1] if recalls else None,
+        recorded=recorded,
+    )
+
+
+def _not_genuine(stamp: Stamp | None, reason: Reason, now: dt.datetime) -> StampCheck:
+    return StampCheck(
+        verdict=Verdict.NOT_GENUINE,
+        reason=reason,
+        reasons=(reason,),
+        checked_at=now,
+        serial=stamp.serial if stamp is not None else None,
+    )
+
+
+def check_stamp(
+    session: Session,
+    code_or_url: str,
+    *,
+    prefix: str,
+    public_keys: Mapping[int, Ed25519PublicKey],
+    now: dt.datetime,
+) -> StampCheck:
+    """Judge a scanned code or stamp URL (any letter case) without recording anything.
+
+    ``prefix`` is this issuer's stamp prefix (``HTTPS://HOST/S/``) and ``public_keys`` its
+    stamp keys by id, active and retired. Never raises for a bad code: a code that is not
+    a genuine issued stamp gets verdict ``not_genuine`` with its reason. ``now`` is the time
+    the verdict is given for.
+    """
+    stamp, batch, reason = _identify(session, code_or_url, prefix, public_keys)
+    if reason is not None or stamp is None or batch is None:
+        return _not_genuine(stamp, reason or Reason.MALFORMED, now)
+    stats = _stats(_state(session, stamp.serial))
+    return _judge(session, stamp, batch, stats, now=now, recorded=False)
+
+
+def scan_stamp(
+    session: Session,
+    code_or_url: str,
+    *,
+    prefix: str,
+    public_keys: Mapping[int, Ed25519PublicKey],
+    now: dt.datetime,
+    place: Place | None = None,
+    count: bool = True,
+    counted: Collection[int] = frozenset(),
+) -> StampCheck:
+    """What the scan page does: judge the code and, for a genuine issued stamp, record the
+    scan (``count``) and the shared ``place`` first, so the verdict includes this scan.
+
+    ``counted`` are serials whose scans by this visitor were counted already (the browser
+    keeps that list, not the server): opening the page again, or switching its language,
+    is not a new scan. Codes that are not genuine are never recorded (forgers must not fill
+    the table). Commits when it records. Never raises for a bad code (see
+    :func:`check_stamp`).
+    """
+    stamp, batch, reason = _identify(session, code_or_url, prefix, public_keys)
+    if reason is not None or stamp is None or batch is None:
+        return _not_genuine(stamp, reason or Reason.MALFORMED, now)
+    count = count and stamp.serial not in counted
+    if count or place is not None:
+        stats = record_scan(session, stamp.serial, place=place, now=now, count=count)
+        recorded = count
+    else:
+        stats, recorded = _stats(_state(session, stamp.serial)), False
+    return _judge(session, stamp, batch, stats, now=now, recorded=recorded)

@@ -1,0 +1,141 @@
+"""Public, machine-readable facts anyone can verify offline.
+
+* ``/.well-known/agritrace/keys.json``: every public key (stamp and checkpoint, active and
+  retired) as an RFC 8037 JWK Set.
+* ``/.well-known/agritrace/revocations.json``: the serial ranges of recalled stamps, the
+  latest list signed with a stamp key when a lot was recalled
+  (:mod:`agritrace.stamps.revocations`, verified with the keys of ``keys.json``); 404 until
+  one was signed.
+* ``/ledger/checkpoint``: the latest signed checkpoint, as the C2SP signed note (text).
+* ``/ledger/proof/inclusion?index=&size=``: RFC 9162 inclusion proof of one entry.
+* ``/ledger/proof/consistency?old=&new=``: RFC 9162 consistency proof between two sizes.
+* ``/ledger/entries/<index>``: one entry's exact bytes and its proof against the latest
+  checkpoint that covers it.
+
+Hashes are standard base64. Bad parameters answer 422 (or 404 for a missing record) as RFC
+9457 problem documents.
+"""
+
+from __future__ import annotations
+
+import base64
+import re
+from typing import Any
+
+from flask import Blueprint, Response, jsonify, request
+
+from agritrace.errors import InvalidInputError, NotFoundError
+from agritrace.ledger import store
+from agritrace.trace import journal
+from agritrace.trace.recalls import latest_revocations
+from agritrace.web import db, state
+
+__all__ = ["bp"]
+
+bp = Blueprint("wellknown", __name__)
+
+_WHOLE = re.compile(r"[0-9]{1,18}")
+_IMMUTABLE_S = 24 * 3600
+
+
+def _b64(data: bytes) -> str:
+    return base64.b64encode(data).decode("ascii")
+
+
+def _whole(raw: str | None, name: str) -> int:
+    """A non-negative whole number from a query or path parameter (at most 18 digits)."""
+    if raw is None or raw == "":
+        raise InvalidInputError(f"the parameter {name!r} is required", parameter=name)
+    if not _WHOLE.fullmatch(raw):
+        raise InvalidInputError(
+            f"the parameter {name!r} must be a whole number, not {raw[:40]!r}", parameter=name
+        )
+    return int(raw)
+
+
+def _json(body: Any, *, max_age_s: int) -> Response:
+    response = jsonify(body)
+    response.headers["Cache-Control"] = f"public, max-age={max_age_s}"
+    return response
+
+
+@bp.get("/.well-known/agritrace/keys.json")
+def keys() -> Response:
+    return _json(state().keys.jwks(), max_age_s=300)
+
+
+@bp.get("/.well-known/agritrace/revocations.json")
+def revocations() -> Response:
+    document = latest_revocations(db())
+    if document is None:
+        raise NotFoundError("no revocation list has been signed yet")
+    return _json(document, max_age_s=60)
+
+
+@bp.get("/ledger/checkpoint")
+def checkpoint() -> Response:
+    latest = store.latest_checkpoint(db())
+    if latest is None:
+        raise NotFoundError("no checkpoint has been signed yet")
+    response = Response(latest.note, mimetype="text/plain")
+    response.headers["Cache-Control"] = "public, max-age=10"
+    return response
+
+
+def _note_of_size(size: int) -> str | None:
+    try:
+        return store.get_checkpoint(db(), size).note
+    except NotFoundError:
+        return None
+
+
+@bp.get("/ledger/proof/inclusion")
+def inclusion() -> Response:
+    index = _whole(request.args.get("index"), "index")
+    size = _whole(request.args.get("size"), "size")
+    proof = store.inclusion_proof(db(), index, size)
+    body = {
+        "index": index,
+        "tree_size": size,
+        "leaf_hash": _b64(store.get_entry(db(), index).leaf_hash),
+        "inclusion_proof": [_b64(h) for h in proof],
+        "checkpoint": _note_of_size(size),
+    }
+    return _json(body, max_age_s=_IMMUTABLE_S)
+
+
+@bp.get("/ledger/proof/consistency")
+def consistency() -> Response:
+    old = _whole(request.args.get("old"), "old")
+    new = _whole(request.args.get("new"), "new")
+    proof = store.consistency_proof(db(), old, new)
+    body = {
+        "old_size": old,
+        "new_size": new,
+        "consistency_proof": [_b64(h) for h in proof],
+        "old_checkpoint": _note_of_size(old),
+        "new_checkpoint": _note_of_size(new),
+    }
+    return _json(body, max_age_s=_IMMUTABLE_S)
+
+
+@bp.get("/ledger/entries/<raw_index>")
+def entry(raw_index: str) -> Response:
+    index = _whole(raw_index, "index")
+    session = db()
+    stored = store.get_entry(session, index)
+    try:
+        proof: dict[str, Any] | None = journal.proof_record(
+            session, index, origin=state().settings.origin, ring=None
+        ).to_json()
+    except NotFoundError:  # not yet covered by a signed checkpoint
+        proof = None
+    body = {
+        "index": index,
+        "kind": stored.kind,
+        "entry": stored.content.decode("utf-8"),
+        "leaf_hash": _b64(stored.leaf_hash),
+        "recorded_at": stored.recorded_at.isoformat(timespec="seconds"),
+        "proof": proof,
+    }
+    return _json(body, max_age_s=60)
