@@ -34,6 +34,8 @@ from __future__ import annotations
 import datetime as dt
 import math
 import re
+import threading
+from bisect import bisect_right
 from collections.abc import Collection, Mapping
 from dataclasses import dataclass, field
 from decimal import ROUND_HALF_EVEN, Decimal
@@ -48,6 +50,7 @@ from sqlalchemy.orm import Session
 
 from agritrace.db import begin_write, is_sqlite
 from agritrace.errors import InvalidInputError, NotFoundError
+from agritrace.ledger.store import LedgerSubject, head
 from agritrace.stamps.codec import (
     MalformedStampError,
     Stamp,
@@ -65,12 +68,11 @@ from agritrace.trace.models import (
     Lot,
     LotStatus,
     Product,
-    StampBatch,
     StampScanPlace,
     StampScanState,
 )
 from agritrace.trace.provenance import JourneyStep, lot_journey
-from agritrace.trace.registry import valid_certificate
+from agritrace.trace.registry import lot_subject, valid_certificate
 
 __all__ = [
     "DISTANT_KM",
@@ -87,6 +89,7 @@ __all__ = [
     "Place",
     "ProductInfo",
     "Reason",
+    "ScanCache",
     "ScanStats",
     "StampCheck",
     "Verdict",
@@ -523,8 +526,12 @@ def record_scan(
 
 
 def _identify(
-    session: Session, code_or_url: str, prefix: str, public_keys: Mapping[int, Ed25519PublicKey]
-) -> tuple[Stamp | None, StampBatch | None, Reason | None]:
+    session: Session,
+    code_or_url: str,
+    prefix: str,
+    public_keys: Mapping[int, Ed25519PublicKey],
+    cache: ScanCache,
+) -> tuple[Stamp | None, _CachedBatch | None, Reason | None]:
     """The verified stamp and its batch, or the reason it is not genuine."""
     if len(code_or_url) > MAX_INPUT_CHARS:
         return None, None, Reason.MALFORMED
@@ -539,7 +546,7 @@ def _identify(
         return stamp, None, Reason.MALFORMED
     except StampVerificationError as exc:
         return stamp, None, Reason(exc.reason)
-    batch = batch_for_serial(session, stamp.serial)
+    batch = cache.batch(session, stamp.serial)
     if batch is None:
         return stamp, None, Reason.UNKNOWN_SERIAL
     if batch.key_id != stamp.key_id:
@@ -606,58 +613,181 @@ def _product_info(product: Product) -> ProductInfo:
     )
 
 
-def _judge(
-    session: Session,
-    stamp: Stamp,
-    batch: StampBatch,
-    stats: ScanStats,
-    *,
-    now: dt.datetime,
-    recorded: bool,
-) -> StampCheck:
-    lot = batch.lot
+@dataclass(frozen=True, slots=True)
+class _CachedBatch:
+    """An issued batch's immutable facts: its serial range, key and lot."""
+
+    id: int
+    first_serial: int
+    last_serial: int
+    key_id: int
+    lot_id: int
+    facility_id: int
+    info: BatchInfo
+
+
+@dataclass(frozen=True, slots=True)
+class _LotView:
+    """Everything a scan shows about a lot that changes only with a ledger entry about the
+    lot or its facility."""
+
+    lot: LotInfo
+    facility: FacilityInfo
+    product: ProductInfo
+    certificate: CertificateInfo | None
+    journey: tuple[JourneyStep, ...]
+    recall: JourneyStep | None
+    cautions: tuple[Caution, ...]
+
+
+class ScanCache:
+    """Read-mostly facts for scans, kept per process so a scan costs a few queries.
+
+    Batches never change once issued, so serial ranges are kept for good. Lot views are
+    kept until the ledger grows with an entry about their lot or facility: every change a
+    scan page shows (recall, suspension, certificate, event, correction) is such an entry,
+    so one primary-key read of the ledger head per scan keeps the cache exact. Thread-safe.
+    """
+
+    def __init__(self, *, max_lots: int = 20_000) -> None:
+        self._lock = threading.Lock()
+        self._size: int | None = None
+        self._starts: list[int] = []
+        self._batches: list[_CachedBatch] = []
+        self._views: dict[int, _LotView] = {}
+        self._subjects: dict[int, tuple[str, str]] = {}
+        self._max_lots = max_lots
+
+    def refresh(self, session: Session) -> None:
+        """Drop lot views made stale by ledger entries appended since the last look."""
+        size = head(session).size
+        with self._lock:
+            known = self._size
+            if known == size:
+                return
+            self._size = size
+        if known is None or size < known:
+            with self._lock:
+                self._views.clear()
+            return
+        subjects = set(
+            session.scalars(
+                select(LedgerSubject.subject).where(
+                    LedgerSubject.idx >= known, LedgerSubject.idx < size
+                )
+            )
+        )
+        with self._lock:
+            for lot_id in list(self._views):
+                view_subjects = self._subjects.get(lot_id, ())
+                if any(subject in subjects for subject in view_subjects):
+                    del self._views[lot_id]
+
+    def batch(self, session: Session, serial: int) -> _CachedBatch | None:
+        with self._lock:
+            position = bisect_right(self._starts, serial) - 1
+            if position >= 0 and serial <= self._batches[position].last_serial:
+                return self._batches[position]
+        found = batch_for_serial(session, serial)
+        if found is None:
+            return None
+        cached = _CachedBatch(
+            id=found.id,
+            first_serial=found.first_serial,
+            last_serial=found.last_serial,
+            key_id=found.key_id,
+            lot_id=found.lot_id,
+            facility_id=found.lot.facility_id,
+            info=BatchInfo(
+                id=found.id,
+                first_serial=found.first_serial,
+                count=found.count,
+                key_id=found.key_id,
+                ledger_index=found.ledger_index,
+                issued_at=found.created_at,
+            ),
+        )
+        with self._lock:
+            position = bisect_right(self._starts, cached.first_serial)
+            if position == 0 or self._batches[position - 1].id != cached.id:
+                self._starts.insert(position, cached.first_serial)
+                self._batches.insert(position, cached)
+        return cached
+
+    def view(self, session: Session, batch: _CachedBatch) -> _LotView:
+        with self._lock:
+            cached = self._views.get(batch.lot_id)
+        if cached is not None:
+            return cached
+        lot = session.get(Lot, batch.lot_id)
+        if lot is None:  # pragma: no cover - a batch always has its lot (foreign key)
+            raise NotFoundError(f"lot {batch.lot_id} is missing")
+        view = _lot_view(session, lot)
+        with self._lock:
+            if len(self._views) >= self._max_lots:
+                self._views.clear()
+                self._subjects.clear()
+            self._views[batch.lot_id] = view
+            self._subjects[batch.lot_id] = (lot_subject(lot), f"facility:{lot.facility_id}")
+        return view
+
+
+def _lot_view(session: Session, lot: Lot) -> _LotView:
     facility = lot.facility
     journey = tuple(lot_journey(session, lot))
     certificate = _certificate(facility, lot.harvest_date)
-    signals = []
-    if stats.count > MAX_PLAUSIBLE_SCANS:
-        signals.append(Reason.MANY_SCANS)
-    if stats.distant_places_at is not None:
-        signals.append(Reason.DISTANT_PLACES)
-    if lot.status is LotStatus.RECALLED:
-        verdict, reasons = Verdict.RECALLED, (Reason.LOT_RECALLED, *signals)
-    elif signals:
-        verdict, reasons = Verdict.SUSPICIOUS, tuple(signals)
-    else:
-        verdict, reasons = Verdict.GENUINE, ()
     cautions = []
     if facility.status is FacilityStatus.SUSPENDED:
         cautions.append(Caution.FACILITY_SUSPENDED)
     if certificate is None or not certificate.valid_at_harvest:
         cautions.append(Caution.NO_VALID_CERTIFICATE)
     recalls = [step for step in journey if step.step == _RECALL_STEP]
-    return StampCheck(
-        verdict=verdict,
-        reason=reasons[0] if reasons else None,
-        reasons=reasons,
-        cautions=tuple(cautions),
-        checked_at=now,
-        serial=stamp.serial,
-        batch=BatchInfo(
-            id=batch.id,
-            first_serial=batch.first_serial,
-            count=batch.count,
-            key_id=batch.key_id,
-            ledger_index=batch.ledger_index,
-            issued_at=batch.created_at,
-        ),
+    return _LotView(
         lot=_lot_info(lot),
         facility=_facility_info(facility),
         product=_product_info(lot.product),
         certificate=certificate,
-        scans=stats,
         journey=journey,
         recall=recalls[-1] if recalls else None,
+        cautions=tuple(cautions),
+    )
+
+
+def _judge(
+    view: _LotView,
+    stamp: Stamp,
+    batch: _CachedBatch,
+    stats: ScanStats,
+    *,
+    now: dt.datetime,
+    recorded: bool,
+) -> StampCheck:
+    signals = []
+    if stats.count > MAX_PLAUSIBLE_SCANS:
+        signals.append(Reason.MANY_SCANS)
+    if stats.distant_places_at is not None:
+        signals.append(Reason.DISTANT_PLACES)
+    if view.lot.recalled:
+        verdict, reasons = Verdict.RECALLED, (Reason.LOT_RECALLED, *signals)
+    elif signals:
+        verdict, reasons = Verdict.SUSPICIOUS, tuple(signals)
+    else:
+        verdict, reasons = Verdict.GENUINE, ()
+    return StampCheck(
+        verdict=verdict,
+        reason=reasons[0] if reasons else None,
+        reasons=reasons,
+        cautions=view.cautions,
+        checked_at=now,
+        serial=stamp.serial,
+        batch=batch.info,
+        lot=view.lot,
+        facility=view.facility,
+        product=view.product,
+        certificate=view.certificate,
+        scans=stats,
+        journey=view.journey,
+        recall=view.recall,
         recorded=recorded,
     )
 
@@ -679,6 +809,7 @@ def check_stamp(
     prefix: str,
     public_keys: Mapping[int, Ed25519PublicKey],
     now: dt.datetime,
+    cache: ScanCache | None = None,
 ) -> StampCheck:
     """Judge a scanned code or stamp URL (any letter case) without recording anything.
 
@@ -687,11 +818,13 @@ def check_stamp(
     a genuine issued stamp gets verdict ``not_genuine`` with its reason. ``now`` is the time
     the verdict is given for.
     """
-    stamp, batch, reason = _identify(session, code_or_url, prefix, public_keys)
+    cache = cache or ScanCache()
+    cache.refresh(session)
+    stamp, batch, reason = _identify(session, code_or_url, prefix, public_keys, cache)
     if reason is not None or stamp is None or batch is None:
         return _not_genuine(stamp, reason or Reason.MALFORMED, now)
     stats = _stats(_state(session, stamp.serial))
-    return _judge(session, stamp, batch, stats, now=now, recorded=False)
+    return _judge(cache.view(session, batch), stamp, batch, stats, now=now, recorded=False)
 
 
 def scan_stamp(
@@ -704,6 +837,7 @@ def scan_stamp(
     place: Place | None = None,
     count: bool = True,
     counted: Collection[int] = frozenset(),
+    cache: ScanCache | None = None,
 ) -> StampCheck:
     """What the scan page does: judge the code and, for a genuine issued stamp, record the
     scan (``count``) and the shared ``place`` first, so the verdict includes this scan.
@@ -714,13 +848,16 @@ def scan_stamp(
     the table). Commits when it records. Never raises for a bad code (see
     :func:`check_stamp`).
     """
-    stamp, batch, reason = _identify(session, code_or_url, prefix, public_keys)
+    cache = cache or ScanCache()
+    cache.refresh(session)
+    stamp, batch, reason = _identify(session, code_or_url, prefix, public_keys, cache)
     if reason is not None or stamp is None or batch is None:
         return _not_genuine(stamp, reason or Reason.MALFORMED, now)
+    view = cache.view(session, batch)
     count = count and stamp.serial not in counted
     if count or place is not None:
         stats = record_scan(session, stamp.serial, place=place, now=now, count=count)
         recorded = count
     else:
         stats, recorded = _stats(_state(session, stamp.serial)), False
-    return _judge(session, stamp, batch, stats, now=now, recorded=recorded)
+    return _judge(view, stamp, batch, stats, now=now, recorded=recorded)

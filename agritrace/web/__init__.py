@@ -20,7 +20,7 @@ import hashlib
 import threading
 import time
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -35,6 +35,7 @@ from agritrace.db import make_engine, make_sessionmaker, sqlite_path
 from agritrace.errors import StorageUnavailableError
 from agritrace.keys import INDEX_FILE, KeyInfo, KeyPurpose, read_public_keys
 from agritrace.stamps.codec import stamp_prefix
+from agritrace.trace.scans import ScanCache
 
 __all__ = ["KEYS_RECHECK_S", "PublicKeys", "WebState", "create_app", "db", "state"]
 
@@ -124,6 +125,7 @@ class WebState:
     keys: PublicKeys
     host: str
     static_version: str
+    scan_cache: ScanCache = field(default_factory=ScanCache)
 
 
 def state() -> WebState:

@@ -24,7 +24,12 @@ bp = Blueprint("api", __name__, url_prefix="/api/v1")
 def stamp(code: str) -> Response:
     web = state()
     result = scans.check_stamp(
-        db(), code, prefix=web.prefix, public_keys=web.keys.stamp_keys(), now=utcnow()
+        db(),
+        code,
+        prefix=web.prefix,
+        public_keys=web.keys.stamp_keys(),
+        now=utcnow(),
+        cache=web.scan_cache,
     )
     body = result.to_json()
     for step in body["journey"]:

@@ -96,6 +96,7 @@ def stamp(code: str) -> ResponseReturnValue:
         place=place,
         count=request.method == "GET",  # HEAD (link previews) and place posts are not scans
         counted=_counted(),
+        cache=web.scan_cache,
     )
     if result.recorded and result.serial is not None:
         _remember(result.serial)
