@@ -154,7 +154,7 @@ def main(argv: Sequence[str]) -> int:
     parser.add_argument("--pg-url", default=os.environ.get("AGRITRACE_BENCH_PG_URL", DEFAULT_PG))
     parser.add_argument("--duration", type=int, default=20, help="seconds per wrk run")
     parser.add_argument("--connections", type=int, default=16)
-    parser.add_argument("--workers", type=int, default=4, help="gunicorn sync workers")
+    parser.add_argument("--workers", type=int, default=2, help="gunicorn sync workers")
     parser.add_argument("--stamps", type=int, default=20_000)
     args = parser.parse_args(argv)
     if shutil.which("wrk") is None:
