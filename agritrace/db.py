@@ -12,10 +12,11 @@ from __future__ import annotations
 
 import datetime as dt
 from decimal import Decimal, InvalidOperation
+from enum import StrEnum
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import DateTime, Engine, MetaData, String, create_engine, event
+from sqlalchemy import DateTime, Engine, Enum, MetaData, String, create_engine, event
 from sqlalchemy.engine import Connection, make_url
 from sqlalchemy.exc import ArgumentError, OperationalError
 from sqlalchemy.orm import DeclarativeBase, Session, sessionmaker
@@ -28,6 +29,7 @@ __all__ = [
     "DecimalText",
     "UTCDateTime",
     "begin_write",
+    "enum_column",
     "is_sqlite",
     "make_engine",
     "make_sessionmaker",
@@ -48,6 +50,19 @@ SQLITE_BUSY_TIMEOUT_MS = 30_000
 
 class Base(DeclarativeBase):
     metadata = MetaData(naming_convention=NAMING_CONVENTION)
+
+
+def enum_column(enum_cls: type[StrEnum], name: str) -> Enum:
+    """A portable column type for a closed set: stores the values (not the Python names) as
+    text with a CHECK constraint, the same on SQLite and PostgreSQL."""
+    return Enum(
+        enum_cls,
+        name=name,
+        native_enum=False,
+        create_constraint=True,
+        length=20,
+        values_callable=lambda members: [m.value for m in members],
+    )
 
 
 def utcnow() -> dt.datetime:

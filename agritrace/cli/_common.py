@@ -3,11 +3,14 @@
 from __future__ import annotations
 
 import json
+import os
 import sys
+import tempfile
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
-from typing import Any, TypeVar
+from pathlib import Path
+from typing import Any, TextIO, TypeVar
 
 import click
 from click._termui_impl import ProgressBar
@@ -17,10 +20,18 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from agritrace.config import Settings
 from agritrace.db import make_engine, make_sessionmaker, sqlite_path
-from agritrace.errors import StorageUnavailableError
+from agritrace.errors import InvalidInputError, StorageUnavailableError
 from agritrace.keys import KeyInfo, KeyRing, read_public_keys
 
-__all__ = ["CliContext", "emit", "json_option", "pass_ctx", "progress"]
+__all__ = [
+    "CliContext",
+    "emit",
+    "json_option",
+    "output_path",
+    "pass_ctx",
+    "progress",
+    "write_atomic",
+]
 
 F = TypeVar("F", bound=Callable[..., Any])
 
@@ -148,3 +159,27 @@ def progress(total: int, label: str) -> Iterator[Callable[[int], None]]:
 
     with bar:
         yield advance_to
+
+
+def output_path(raw: str | Path) -> Path:
+    """An output file whose folder exists (checked before any work is done)."""
+    path = Path(raw)
+    if not path.absolute().parent.is_dir():
+        raise InvalidInputError(f"cannot write {raw}: folder {path.parent} does not exist")
+    return path
+
+
+def write_atomic(path: Path, write: Callable[[TextIO], object]) -> None:
+    """Write UTF-8 text through a temporary file renamed into place, so a failure never
+    leaves a half-written output behind."""
+    target = output_path(path).absolute()
+    fd, tmp = tempfile.mkstemp(dir=target.parent, prefix=f".{target.name}.", suffix=".tmp")
+    try:
+        with os.fdopen(fd, "w", encoding="utf-8", newline="") as out:
+            write(out)
+            out.flush()
+            os.fsync(out.fileno())
+        Path(tmp).replace(target)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise

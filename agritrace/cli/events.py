@@ -5,14 +5,12 @@ from __future__ import annotations
 
 import base64
 import json
-import os
-import tempfile
 from pathlib import Path
 from typing import Any
 
 import click
 
-from agritrace.cli._common import CliContext, emit, json_option, pass_ctx
+from agritrace.cli._common import CliContext, emit, json_option, pass_ctx, write_atomic
 from agritrace.db import utcnow
 from agritrace.errors import InvalidInputError
 from agritrace.keys import KeyPurpose
@@ -266,26 +264,11 @@ def provenance_command(ctx: CliContext, target: str, as_json: bool) -> None:
     click.echo(f"proofs against checkpoint of size {latest.size}")
 
 
-def _write(path: Path, content: bytes) -> None:
-    target = path.absolute()
-    if not target.parent.is_dir():
-        raise InvalidInputError(f"cannot write {path}: folder {path.parent} does not exist")
-    fd, tmp = tempfile.mkstemp(dir=target.parent, prefix=f".{target.name}.", suffix=".tmp")
-    try:
-        with os.fdopen(fd, "wb") as out:
-            out.write(content)
-        Path(tmp).replace(target)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
-
-
 def _finish_export(export: exports.Export, output: Path, as_json: bool) -> None:
-    _write(output, export.content)
+    write_atomic(output, lambda out: out.write(export.content.decode("utf-8")))
     manifest = export.manifest(output.name)
-    _write(
-        output.with_name(output.name + ".manifest.json"), json.dumps(manifest, indent=2).encode()
-    )
+    text = json.dumps(manifest, indent=2)
+    write_atomic(output.with_name(output.name + ".manifest.json"), lambda out: out.write(text))
     emit(
         {k: v for k, v in manifest.items() if k != "checkpoint"}
         | {"checkpoint_size": export.checkpoint.size},

@@ -4,14 +4,20 @@ from __future__ import annotations
 
 import base64
 import json
-import os
-import tempfile
 from pathlib import Path
 from typing import Any
 
 import click
 
-from agritrace.cli._common import CliContext, emit, json_option, pass_ctx, progress
+from agritrace.cli._common import (
+    CliContext,
+    emit,
+    json_option,
+    output_path,
+    pass_ctx,
+    progress,
+    write_atomic,
+)
 from agritrace.errors import InvalidInputError, NotFoundError
 from agritrace.keys import KeyPurpose, public_keys_from_jwks
 from agritrace.ledger import store
@@ -25,28 +31,6 @@ EXPORT_FORMAT = "agritrace-ledger-export/v1"
 
 def _b64(data: bytes) -> str:
     return base64.b64encode(data).decode("ascii")
-
-
-def _write_atomic(path: Path, write: Any) -> None:
-    """Write through a temporary file renamed into place: never a half-written output."""
-    path = path.absolute()
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8") as out:
-            write(out)
-            out.flush()
-            os.fsync(out.fileno())
-        Path(tmp).replace(path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
-
-
-def _output_path(raw: str) -> Path:
-    path = Path(raw)
-    if not path.parent.absolute().is_dir():
-        raise InvalidInputError(f"cannot write {raw}: folder {path.parent} does not exist")
-    return path
 
 
 @click.group("ledger")
@@ -167,7 +151,7 @@ def bundle(
     ctx: CliContext, indices: tuple[int, ...], subject: str | None, output: str, as_json: bool
 ) -> None:
     """Write a proof bundle that verifies offline with the ledger's public key."""
-    path = _output_path(output)
+    path = output_path(output)
     with ctx.session() as session:
         wanted = list(indices)
         if subject:
@@ -180,7 +164,7 @@ def bundle(
         latest = store.latest_checkpoint(session)
         ring = None if latest is not None and latest.size > max(wanted) else ctx.ring()
         document = journal.bundle(session, wanted, origin=ctx.settings.origin, ring=ring)
-    _write_atomic(path, lambda out: json.dump(document, out, ensure_ascii=False, indent=1))
+    write_atomic(path, lambda out: json.dump(document, out, ensure_ascii=False, indent=1))
     summary = {"file": str(path), "entries": len(document["entries"])}
     emit(summary, as_json=as_json, message=f"wrote {len(document['entries'])} entries to {path}")
 
@@ -252,7 +236,7 @@ def verify_bundle_command(bundle_file: Path, key_file: Path, as_json: bool) -> N
 @pass_ctx
 def export(ctx: CliContext, output: str, as_json: bool) -> None:
     """Export every entry as JSON lines, with the latest checkpoint, for independent audit."""
-    path = _output_path(output)
+    path = output_path(output)
     with ctx.session() as session:
         head = store.head(session)
         latest = store.latest_checkpoint(session)
@@ -280,7 +264,7 @@ def export(ctx: CliContext, output: str, as_json: bool) -> None:
                         advance_to(entry.idx)
                 advance_to(head.size)
 
-        _write_atomic(path, write)
+        write_atomic(path, write)
     emit(
         {"file": str(path), "entries": head.size},
         as_json=as_json,

@@ -7,10 +7,10 @@ import datetime as dt
 from decimal import Decimal
 from enum import StrEnum
 
-from sqlalchemy import BigInteger, Enum, ForeignKey, Index, String, Text
+from sqlalchemy import BigInteger, ForeignKey, Index, String, Text
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
-from agritrace.db import Base, DecimalText, UTCDateTime
+from agritrace.db import Base, DecimalText, UTCDateTime, enum_column
 from agritrace.trace.models import Facility, Lot
 
 __all__ = [
@@ -44,17 +44,6 @@ class LotRole(StrEnum):
     OUTPUT = "output"
 
 
-def _enum(enum_cls: type[StrEnum], name: str) -> Enum:
-    return Enum(
-        enum_cls,
-        name=name,
-        native_enum=False,
-        create_constraint=True,
-        length=20,
-        values_callable=lambda members: [m.value for m in members],
-    )
-
-
 class TraceEvent(Base):
     __tablename__ = "trace_event"
     __table_args__ = (Index("ix_trace_event_facility_time", "facility_id", "event_time"),)
@@ -62,7 +51,7 @@ class TraceEvent(Base):
     id: Mapped[int] = mapped_column(primary_key=True)
     ledger_index: Mapped[int] = mapped_column(BigInteger, unique=True)
     event_id: Mapped[str] = mapped_column(String(100), unique=True)
-    step: Mapped[Step] = mapped_column(_enum(Step, "event_step"))
+    step: Mapped[Step] = mapped_column(enum_column(Step, "event_step"))
     facility_id: Mapped[int] = mapped_column(ForeignKey("facility.id"))
     other_facility_id: Mapped[int | None] = mapped_column(ForeignKey("facility.id"))
     """Destination of a shipment, source of a receipt."""
@@ -80,7 +69,7 @@ class EventLot(Base):
     id: Mapped[int] = mapped_column(primary_key=True)
     event_pk: Mapped[int] = mapped_column(ForeignKey("trace_event.id"), index=True)
     lot_id: Mapped[int] = mapped_column(ForeignKey("lot.id"), index=True)
-    role: Mapped[LotRole] = mapped_column(_enum(LotRole, "lot_role"))
+    role: Mapped[LotRole] = mapped_column(enum_column(LotRole, "lot_role"))
     quantity: Mapped[Decimal | None] = mapped_column(DecimalText)
     uom: Mapped[str | None] = mapped_column(String(20))
 

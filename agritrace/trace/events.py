@@ -186,13 +186,8 @@ def _live_events(session: Session, lot: Lot, *steps: Step) -> list[TraceEvent]:
 
 def custody(session: Session, lot: Lot) -> Custody:
     """Who holds the lot now, derived from its shipping and receiving events."""
-    moves = _live_events(session, lot, Step.SHIPPING, Step.RECEIVING)
-    if not moves:
-        return Custody(holder=lot.facility, in_transit_to=None)
-    last = moves[-1]
-    if last.step is Step.SHIPPING:
-        return Custody(holder=None, in_transit_to=last.other_facility)
-    return Custody(holder=last.facility, in_transit_to=None)
+    held = _Batch(session, utcnow()).held(lot)
+    return Custody(holder=held.holder, in_transit_to=held.in_transit_to)
 
 
 def _in_kg(amount: Decimal, unit: str) -> Decimal | None:
@@ -245,40 +240,20 @@ def _check_time(lot: Lot, moment: dt.datetime, now: dt.datetime) -> None:
         )
 
 
-def _actor(session: Session, facility_code: str) -> Facility:
-    facility = get_facility(session, facility_code)
-    if facility.status is not FacilityStatus.ACTIVE:
-        raise ConflictError(
-            f"facility {facility.code} is suspended and cannot record events",
-            facility=facility.code,
-        )
-    return facility
-
-
-def _check_holder(session: Session, lot: Lot, actor: Facility, step: Step) -> Facility | None:
-    """Check custody; for receiving, return the shipment's source facility."""
-    ref = f"{lot.facility.code}/{lot.code}"
-    held = custody(session, lot)
-    if step is Step.RECEIVING:
-        if held.in_transit_to is None or held.in_transit_to.id != actor.id:
-            raise ConflictError(
-                f"no open shipment of lot {ref} to facility {actor.code} to receive",
-                lot=ref,
-            )
-        shipment = _live_events(session, lot, Step.SHIPPING)[-1]
-        return shipment.facility
-    if held.holder is None or held.holder.id != actor.id:
-        where = (
-            f"in transit to {held.in_transit_to.code}"
-            if held.in_transit_to is not None
-            else f"held by {held.holder.code if held.holder else 'nobody'}"
-        )
-        raise ConflictError(
-            f"facility {actor.code} does not hold lot {ref} ({where}): only the holder "
-            "records its events",
-            lot=ref,
-        )
-    return None
+def _require_holder(held: _Held, lot: Lot, actor: Facility) -> None:
+    """Only the facility holding the lot records its events."""
+    if held.holder is not None and held.holder.id == actor.id:
+        return
+    where = (
+        f"in transit to {held.in_transit_to.code}"
+        if held.in_transit_to is not None
+        else f"held by {held.holder.code if held.holder else 'nobody'}"
+    )
+    raise ConflictError(
+        f"facility {actor.code} does not hold lot {lot.facility.code}/{lot.code} ({where}): "
+        "only the holder records its events",
+        lot=f"{lot.facility.code}/{lot.code}",
+    )
 
 
 def _quantity(lot: Lot, amount: LotAmount) -> tuple[Decimal, str]:
@@ -480,17 +455,8 @@ class _Batch:
                     f"no open shipment of lot {ref} to facility {actor.code} to receive", lot=ref
                 )
             other = held.shipper
-        elif held.holder is None or held.holder.id != actor.id:
-            where = (
-                f"in transit to {held.in_transit_to.code}"
-                if held.in_transit_to is not None
-                else f"held by {held.holder.code if held.holder else 'nobody'}"
-            )
-            raise ConflictError(
-                f"facility {actor.code} does not hold lot {ref} ({where}): only the holder "
-                "records its events",
-                lot=ref,
-            )
+        else:
+            _require_holder(held, lot, actor)
         if kind is Step.SHIPPING:
             other = self.facility(spec.destination or "")
             if other.id == actor.id:
@@ -694,13 +660,14 @@ def record_transformation(
         raise InvalidInputError("event time needs a time zone offset", field="event time")
     note_text = check_text(note, field="note", max_len=300) if note else None
     begin_write(session)
-    actor = _actor(session, facility_code)
+    batch = _Batch(session, moment_now)
+    actor = batch.actor(facility_code)
     used: list[tuple[Lot, LotRole, Decimal, str]] = []
     input_kg = Decimal(0)
     output_kg = Decimal(0)
     seen: set[int] = set()
     for amount in inputs:
-        lot = get_lot(session, amount.lot_ref)
+        lot = batch.lot(amount.lot_ref)
         ref = f"{lot.facility.code}/{lot.code}"
         if lot.id in seen:
             raise InvalidInputError(f"lot {ref} is named twice")
@@ -708,7 +675,7 @@ def record_transformation(
         if lot.status is LotStatus.RECALLED:
             raise ConflictError(f"input lot {ref} is recalled", lot=ref)
         _check_time(lot, event_time, moment_now)
-        _check_holder(session, lot, actor, Step.PROCESSING)
+        _require_holder(batch.held(lot), lot, actor)
         quantity, unit = _quantity(lot, amount)
         left = remaining_quantity(session, lot)
         if _convert(quantity, unit, lot) > left:
@@ -725,7 +692,7 @@ def record_transformation(
         input_kg += kg
         used.append((lot, LotRole.INPUT, quantity, unit))
     for amount in outputs:
-        lot = get_lot(session, amount.lot_ref)
+        lot = batch.lot(amount.lot_ref)
         ref = f"{lot.facility.code}/{lot.code}"
         if lot.id in seen:
             raise InvalidInputError(f"lot {ref} cannot be both input and output")
@@ -831,7 +798,7 @@ def correct_event(
     why = check_text(reason, field="reason", max_len=500)
     moment_now = now or utcnow()
     begin_write(session)
-    actor = _actor(session, facility_code)
+    actor = _Batch(session, moment_now).actor(facility_code)
     event = session.scalar(select(TraceEvent).where(TraceEvent.ledger_index == ledger_index))
     if event is None:
         raise NotFoundError(f"ledger entry #{ledger_index} is not an event", index=ledger_index)

@@ -14,7 +14,6 @@ from sqlalchemy import (
     BigInteger,
     CheckConstraint,
     Date,
-    Enum,
     ForeignKey,
     Index,
     Integer,
@@ -24,7 +23,7 @@ from sqlalchemy import (
 )
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
-from agritrace.db import Base, DecimalText, UTCDateTime, utcnow
+from agritrace.db import Base, DecimalText, UTCDateTime, enum_column, utcnow
 
 __all__ = [
     "Certificate",
@@ -42,18 +41,6 @@ __all__ = [
     "StampScanState",
     "User",
 ]
-
-
-def _enum(enum_cls: type[StrEnum], name: str) -> Enum:
-    # Store the values (not the Python names) and keep a CHECK constraint portable.
-    return Enum(
-        enum_cls,
-        name=name,
-        native_enum=False,
-        create_constraint=True,
-        length=20,
-        values_callable=lambda members: [m.value for m in members],
-    )
 
 
 class FacilityStatus(StrEnum):
@@ -108,7 +95,7 @@ class Facility(Base):
     address: Mapped[str] = mapped_column(String(300))
     gln: Mapped[str | None] = mapped_column(String(13), unique=True)
     status: Mapped[FacilityStatus] = mapped_column(
-        _enum(FacilityStatus, "facility_status"), default=FacilityStatus.ACTIVE
+        enum_column(FacilityStatus, "facility_status"), default=FacilityStatus.ACTIVE
     )
     status_reason: Mapped[str | None] = mapped_column(Text)
     created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow)
@@ -127,14 +114,14 @@ class Certificate(Base):
 
     id: Mapped[int] = mapped_column(primary_key=True)
     facility_id: Mapped[int] = mapped_column(ForeignKey("facility.id"), index=True)
-    scheme: Mapped[CertificateScheme] = mapped_column(_enum(CertificateScheme, "cert_scheme"))
+    scheme: Mapped[CertificateScheme] = mapped_column(enum_column(CertificateScheme, "cert_scheme"))
     number: Mapped[str] = mapped_column(String(80))
     issuer: Mapped[str] = mapped_column(String(200))
     valid_from: Mapped[dt.date] = mapped_column(Date)
     valid_to: Mapped[dt.date] = mapped_column(Date)
     scope: Mapped[str] = mapped_column(String(300))
     status: Mapped[CertificateStatus] = mapped_column(
-        _enum(CertificateStatus, "cert_status"), default=CertificateStatus.ACTIVE
+        enum_column(CertificateStatus, "cert_status"), default=CertificateStatus.ACTIVE
     )
     status_reason: Mapped[str | None] = mapped_column(Text)
     created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow)
@@ -177,7 +164,7 @@ class Lot(Base):
     latitude: Mapped[Decimal | None] = mapped_column(DecimalText)
     longitude: Mapped[Decimal | None] = mapped_column(DecimalText)
     status: Mapped[LotStatus] = mapped_column(
-        _enum(LotStatus, "lot_status"), default=LotStatus.ACTIVE
+        enum_column(LotStatus, "lot_status"), default=LotStatus.ACTIVE
     )
     created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow)
 
@@ -196,7 +183,7 @@ class User(Base):
     id: Mapped[int] = mapped_column(primary_key=True)
     username: Mapped[str] = mapped_column(String(64), unique=True)
     password_hash: Mapped[str] = mapped_column(String(200))
-    role: Mapped[Role] = mapped_column(_enum(Role, "user_role"))
+    role: Mapped[Role] = mapped_column(enum_column(Role, "user_role"))
     facility_id: Mapped[int | None] = mapped_column(ForeignKey("facility.id"), index=True)
     active: Mapped[bool] = mapped_column(default=True)
     failed_logins: Mapped[int] = mapped_column(default=0)
