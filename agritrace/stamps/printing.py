@@ -20,7 +20,6 @@ No database and no web: callers pass :class:`PrintItem` s (serial, URL, short co
 
 from __future__ import annotations
 
-import csv
 import itertools
 import os
 import tempfile
@@ -523,12 +522,20 @@ def render_svg(
 
 def write_csv(items: Iterable[PrintItem], out: TextIO | str | os.PathLike[str]) -> int:
     """Write the header ``serial,url`` and one ``serial,url`` row per item; return the number
-    of rows. A text stream should be opened with ``newline=""``."""
+    of rows. A text stream should be opened with ``newline=""``.
+
+    Rows are joined directly rather than through :mod:`csv`: a serial is digits and a stamp
+    URL is upper-case letters, digits and ``:/.-`` (its prefix is validated), so no field
+    ever needs quoting, and this keeps the writer from being the slowest part of a big run.
+    Raises InvalidInputError if a URL would need quoting after all.
+    """
     count = 0
     with _text_out(out) as fh:
-        writer = csv.writer(fh, lineterminator="\n")
-        writer.writerow(("serial", "url"))
+        fh.write("serial,url\n")
         for chunk in _chunks(items, 10_000):
-            writer.writerows((item.serial, item.url) for item in chunk)
+            text = "".join([f"{item.serial},{item.url}\n" for item in chunk])
+            if '"' in text or text.count(",") != len(chunk):
+                raise InvalidInputError("a stamp URL contains a comma or a quote")
+            fh.write(text)
             count += len(chunk)
     return count
