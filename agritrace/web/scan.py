@@ -113,4 +113,7 @@ def stamp(code: str) -> ResponseReturnValue:
             "hours": scans.DISTANT_WINDOW_H,
         },
     )
-    return _private(Response(html, mimetype="text/html"))
+    # Not genuine: the friendly verdict page, with 404 (there is no genuine stamp here), so
+    # crawlers and monitors see bad input as a client error, never as a success.
+    status = 404 if result.verdict is scans.Verdict.NOT_GENUINE else 200
+    return _private(Response(html, status=status, mimetype="text/html"))

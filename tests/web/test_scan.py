@@ -114,7 +114,9 @@ def test_suspicious_stamp_names_the_distant_places_rule(site: Site, client: Flas
 
 
 def test_forged_stamp_is_not_genuine_and_shows_no_product(site: Site, client: FlaskClient) -> None:
-    body = client.get(f"/S/{site.forged}").data
+    response = client.get(f"/S/{site.forged}")
+    assert response.status_code == 404
+    body = response.data
     assert tag_text(body, "h1") == "Không chính hãng"
     text = page_text(body)
     assert "Chữ ký số trên tem không khớp" in text
@@ -134,13 +136,15 @@ def test_malformed_codes_are_not_genuine_pages_not_errors(
     client: FlaskClient, path: str, reason: str
 ) -> None:
     response = client.get(path)
-    assert response.status_code == 200
+    assert response.status_code == 404
     assert tag_text(response.data, "h1") == "Không chính hãng"
     assert reason in page_text(response.data)
 
 
 def test_unissued_serial_is_not_genuine(site: Site, client: FlaskClient) -> None:
-    body = client.get(f"/S/{site.code(10_000)}").data
+    response = client.get(f"/S/{site.code(10_000)}")
+    assert response.status_code == 404
+    body = response.data
     assert tag_text(body, "h1") == "Không chính hãng"
     assert "chưa bao giờ được cấp" in page_text(body)
 
@@ -344,7 +348,7 @@ def test_too_many_requests_get_429_with_retry_after(backend: str, tmp_path: Path
         app = create_app(settings, engine=engine, rate_limits={"stamp": 3, "public": 5})
         client = app.test_client()
         codes = [client.get("/S/HELLO").status_code for _ in range(4)]
-        assert codes == [200, 200, 200, 429]
+        assert codes == [404, 404, 404, 429]  # not-genuine pages until the limit
         page = client.get("/S/HELLO")
         assert "text/html" in page.content_type
         assert int(page.headers["Retry-After"]) >= 1
@@ -353,7 +357,7 @@ def test_too_many_requests_get_429_with_retry_after(backend: str, tmp_path: Path
         assert (api.status_code, api.content_type) == (429, "application/problem+json")
         assert api.get_json()["retry_after"] >= 1
         other = client.get("/S/HELLO", environ_base={"REMOTE_ADDR": "10.0.0.7"})
-        assert other.status_code == 200  # another client has its own budget
+        assert other.status_code == 404  # another client has its own budget (a verdict, not 429)
         engine.dispose()
 
 
