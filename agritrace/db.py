@@ -28,6 +28,7 @@ __all__ = [
     "Base",
     "DecimalText",
     "UTCDateTime",
+    "begin_snapshot",
     "begin_write",
     "enum_column",
     "is_sqlite",
@@ -164,6 +165,24 @@ def sqlite_path(engine: Engine) -> Path | None:
 
 def make_sessionmaker(engine: Engine) -> sessionmaker[Session]:
     return sessionmaker(bind=engine, expire_on_commit=False)
+
+
+def begin_snapshot(session: Session) -> None:
+    """Start the session's transaction as one consistent snapshot for a long read.
+
+    PostgreSQL: REPEATABLE READ, so every statement sees the same committed state even while
+    writers append. SQLite in WAL mode already reads one snapshot per transaction. A no-op if
+    the transaction has begun (call it first).
+    """
+    if session.in_transaction() or is_sqlite(session):
+        return
+    bind = session.get_bind()
+    if isinstance(bind, Connection) and bind.in_transaction():
+        return  # joined to an outer transaction (as in tests): its isolation stands
+    try:
+        session.connection(execution_options={"isolation_level": "REPEATABLE READ"})
+    except OperationalError as exc:
+        raise StorageUnavailableError(f"database is unavailable: {exc.orig}") from exc
 
 
 def begin_write(session: Session) -> None:

@@ -1,11 +1,11 @@
-"""Run one benchmark suite: ``python -m bench {ledger,stamps,events,scan} [options]``."""
+"""Run one benchmark suite: ``python -m bench {ledger,stamps,events,scan,soak_ledger} [options]``."""
 
 from __future__ import annotations
 
 import importlib
 import sys
 
-SUITES = ("ledger", "stamps", "events", "scan")
+SUITES = ("ledger", "stamps", "events", "scan", "soak_ledger")
 
 
 def main(argv: list[str]) -> int:

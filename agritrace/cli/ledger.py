@@ -18,6 +18,7 @@ from agritrace.cli._common import (
     progress,
     write_atomic,
 )
+from agritrace.db import begin_snapshot
 from agritrace.errors import InvalidInputError, NotFoundError
 from agritrace.keys import KeyPurpose, public_keys_from_jwks
 from agritrace.ledger import store
@@ -75,6 +76,7 @@ def verify(ctx: CliContext, as_json: bool) -> None:
     """Audit everything: chain, tree, nodes, checkpoints. Exit 0 intact, 1 if not."""
     verifiers = journal.verifiers(ctx.settings.origin, ctx.public_keys())
     with ctx.session() as session:
+        begin_snapshot(session)  # the audit and its progress total read the same state
         total = store.head(session).size
         try:
             with progress(total, "auditing") as advance_to:

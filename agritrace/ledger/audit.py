@@ -20,12 +20,14 @@ the first bad index and whose message says what differs (expected and found, in 
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Callable, Iterable, Sequence
+import itertools
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass
 
-from sqlalchemy import func, select
+from sqlalchemy import Row, func, select
 from sqlalchemy.orm import Session
 
+from agritrace.db import begin_snapshot
 from agritrace.errors import AgritraceError, VerificationError
 from agritrace.ledger import merkle
 from agritrace.ledger.checkpoint import Checkpoint, NoteVerifier, open_note
@@ -65,6 +67,8 @@ def _check_checkpoints(
     rows: Iterable[LedgerCheckpoint] = session.scalars(
         select(LedgerCheckpoint).order_by(LedgerCheckpoint.size)
     )
+    # In one snapshot no checkpoint can exceed the head (checkpoints cover committed entries
+    # only); one that does is a finding, reported as "checkpoint-size" below.
     for row in rows:
         try:
             body, _signers = open_note(row.note.encode("utf-8"), verifiers=verifiers)
@@ -91,10 +95,24 @@ def _check_checkpoints(
 
 
 def _compare_nodes(session: Session, grown: merkle.AppendResult) -> None:
+    conn = session.connection()
     for run in grown.nodes.runs:
         if run.level == 0:
             continue
         last = run.first + len(run.hashes) - 1
+        # Fast path: the stored run, read through Core in index order, equals the recomputed
+        # one. Only on a difference is the run read again to name the first bad node.
+        stored_run = (
+            conn.execute(
+                select(LedgerNode.hash)
+                .where(LedgerNode.level == run.level, LedgerNode.idx.between(run.first, last))
+                .order_by(LedgerNode.idx)
+            )
+            .scalars()
+            .all()
+        )
+        if stored_run == list(run.hashes):
+            continue
         rows = session.execute(
             select(LedgerNode.idx, LedgerNode.hash).where(
                 LedgerNode.level == run.level, LedgerNode.idx.between(run.first, last)
@@ -117,15 +135,42 @@ def _compare_nodes(session: Session, grown: merkle.AppendResult) -> None:
                 )
 
 
+def _entry_chunks(
+    session: Session,
+) -> Iterator[Sequence[Row[int, bytes, bytes, bytes]]]:
+    # Keyset pages of AUDIT_CHUNK entries through Core: no ORM loading per row, and plain
+    # client-side fetches (a server-side cursor on psycopg hands rows over one at a time).
+    conn = session.connection()
+    start = 0
+    while True:
+        page = conn.execute(
+            select(
+                LedgerEntry.idx, LedgerEntry.content, LedgerEntry.leaf_hash, LedgerEntry.chain_hash
+            )
+            .where(LedgerEntry.idx >= start)
+            .order_by(LedgerEntry.idx)
+            .limit(AUDIT_CHUNK)
+        ).all()
+        if not page:
+            return
+        yield page
+        start = page[-1][0] + 1
+
+
 def audit(
     session: Session,
     *,
     verifiers: Sequence[NoteVerifier],
     progress: Callable[[int], None] | None = None,
 ) -> AuditReport:
-    """Recompute chain, leaves, nodes, checkpoints and head; raise at the first problem."""
-    targets = _check_checkpoints(session, verifiers)
+    """Recompute chain, leaves, nodes, checkpoints and head; raise at the first problem.
+
+    Reads one snapshot (:func:`agritrace.db.begin_snapshot`; call audit on a fresh session
+    for that), so appends committed meanwhile are neither seen nor mistaken for damage.
+    """
+    begin_snapshot(session)
     current = head(session)
+    targets = _check_checkpoints(session, verifiers)
     size = 0
     frontier: Sequence[bytes] = ()
     chain = ZERO_CHAIN
@@ -162,11 +207,7 @@ def audit(
             target_pos += 1
 
     check_target()  # a checkpoint of the empty tree, if any
-    rows = session.execute(
-        select(LedgerEntry.idx, LedgerEntry.content, LedgerEntry.leaf_hash, LedgerEntry.chain_hash)
-        .order_by(LedgerEntry.idx)
-        .execution_options(yield_per=AUDIT_CHUNK)
-    )
+    rows = itertools.chain.from_iterable(_entry_chunks(session))
     next_index = 0
     next_target = targets[0][0] if targets else None
     for idx, content, stored_leaf, stored_chain in rows:

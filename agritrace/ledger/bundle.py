@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import base64
 import binascii
+import functools
 import json
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -38,6 +39,7 @@ __all__ = [
 
 BUNDLE_FORMAT = "agritrace-proof-bundle/v1"
 MAX_BUNDLE_ENTRIES = 100_000
+CHECKPOINT_CACHE_SIZE = 64
 
 
 class BundleError(VerificationError):
@@ -89,6 +91,15 @@ def _parse(document: bytes | str | dict[str, Any]) -> dict[str, Any]:
     return parsed
 
 
+@functools.lru_cache(maxsize=CHECKPOINT_CACHE_SIZE)
+def _open_checkpoint(note: str, verifiers: tuple[NoteVerifier, ...]) -> Checkpoint:
+    # Bundles are mostly verified against a few recent checkpoints, and the Ed25519 check of
+    # the note is most of the cost of a one-entry bundle. A note that verified under exactly
+    # these keys always will, so the result is kept; a failure raises and is not kept.
+    body, _signers = open_note(note.encode("utf-8"), verifiers=verifiers)
+    return Checkpoint.from_body(body)
+
+
 def verify_bundle(
     document: bytes | str | dict[str, Any], *, verifiers: Sequence[NoteVerifier]
 ) -> VerifiedBundle:
@@ -102,8 +113,7 @@ def verify_bundle(
     if len(entries) > MAX_BUNDLE_ENTRIES:
         raise _malformed(f"more than {MAX_BUNDLE_ENTRIES} entries")
     try:
-        body, _signers = open_note(note.encode("utf-8"), verifiers=verifiers)
-        checkpoint = Checkpoint.from_body(body)
+        checkpoint = _open_checkpoint(note, tuple(verifiers))
     except (VerificationError, InvalidInputError) as exc:
         raise BundleError(f"the bundle's checkpoint does not verify: {exc}") from exc
     verified: list[tuple[int, Any]] = []

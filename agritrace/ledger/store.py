@@ -22,6 +22,7 @@ change and its ledger entry commit together. :func:`sign_checkpoint` commits its
 from __future__ import annotations
 
 import datetime as dt
+import functools
 import hashlib
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
@@ -41,6 +42,7 @@ from sqlalchemy import (
     Table,
     Text,
     and_,
+    bindparam,
     insert,
     or_,
     select,
@@ -177,6 +179,24 @@ def _prepare(entry: NewEntry) -> tuple[bytes, bytes, str]:
     return content, merkle.leaf_hash(content), kind
 
 
+@functools.lru_cache(maxsize=256)
+def _nodes_query(count: int) -> Select[int, int, bytes]:
+    # OR-ed point lookups on bound parameters, built once per node count: building the
+    # expression per call cost more than the query (about 0.3 ms for 20 nodes), and a fixed
+    # statement is found in SQLAlchemy's compiled cache.
+    return select(LedgerNode.level, LedgerNode.idx, LedgerNode.hash).where(
+        or_(
+            *(
+                and_(
+                    LedgerNode.level == bindparam(f"level_{position}"),
+                    LedgerNode.idx == bindparam(f"idx_{position}"),
+                )
+                for position in range(count)
+            )
+        )
+    )
+
+
 def _read_nodes(session: Session, ids: Sequence[merkle.NodeId]) -> dict[merkle.NodeId, bytes]:
     """The stored hashes of ``ids`` that exist, by id (level 0 from the entries)."""
     found: dict[merkle.NodeId, bytes] = {}
@@ -190,11 +210,11 @@ def _read_nodes(session: Session, ids: Sequence[merkle.NodeId]) -> dict[merkle.N
     if inner:
         # One indexed point lookup per node. (A row-value "(level, idx) IN (...)" reads
         # the whole table on SQLite; OR-ed equalities use the primary key on both.)
-        nodes = session.execute(
-            select(LedgerNode.level, LedgerNode.idx, LedgerNode.hash).where(
-                or_(*(and_(LedgerNode.level == lv, LedgerNode.idx == ix) for lv, ix in inner))
-            )
-        )
+        params: dict[str, int] = {}
+        for position, (level, index) in enumerate(inner):
+            params[f"level_{position}"] = level
+            params[f"idx_{position}"] = index
+        nodes = session.execute(_nodes_query(len(inner)), params)
         found.update(((level, idx), digest) for level, idx, digest in nodes)
     return found
 

@@ -103,3 +103,26 @@ def test_writer_killed_mid_batch_loses_nothing_acknowledged(db: tuple[str, Engin
     assert _audit_passes(engine) == len(stored)
     with make_sessionmaker(engine)() as session:
         assert session.scalar(select(func.count()).select_from(LedgerEntry)) == len(stored)
+
+
+@pytest.mark.slow
+def test_audit_during_concurrent_appends_sees_one_consistent_snapshot(
+    db: tuple[str, Engine],
+) -> None:
+    url, engine = db
+    key, verifiers = signer()
+    with make_sessionmaker(engine)() as session:
+        store.append(session, [store.NewEntry(body={"type": "seed", "n": n}) for n in range(3000)])
+        session.commit()
+        store.sign_checkpoint(session, origin=ORIGIN, private_key=key)
+    writer = _writer(url, "live", count=100_000, batch=50)
+    try:
+        assert writer.stdout is not None
+        writer.stdout.readline()  # appends are under way
+        for _ in range(3):
+            with make_sessionmaker(engine)() as session:
+                report = audit(session, verifiers=verifiers)
+            assert report.size >= 3000
+    finally:
+        writer.kill()
+        writer.wait(timeout=30)
