@@ -1,4 +1,4 @@
-"""Run one benchmark suite: ``python -m bench {ledger,stamps,events,scan,soak_ledger} [options]``."""
+"""Run one benchmark suite: ``python -m bench NAME [options]`` (see SUITES)."""
 
 from __future__ import annotations
 
