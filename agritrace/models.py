@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import agritrace.ledger.store
+import agritrace.trace.access
 import agritrace.trace.event_models
 import agritrace.trace.models  # noqa: F401
 

@@ -19,10 +19,18 @@ from agritrace.migrations import upgrade
 from agritrace.stamps.codec import stamp_prefix
 from agritrace.stamps.printing import render_pdf
 from agritrace.trace import demo as sample
-from agritrace.trace import issuance
+from agritrace.trace import issuance, registry
 from agritrace.web import create_app
 
 MARKER = ".agritrace-demo"
+#: Demo accounts; the password is public on purpose and exists only in demo instances.
+DEMO_PASSWORD = "agritrace-demo"  # noqa: S105 - printed to the user, demo only
+DEMO_USERS = (
+    ("admin", "admin", None),
+    ("inspector", "inspector", None),
+    ("farm", "operator", sample.FARM),
+    ("dryer", "operator", sample.DRYER),
+)
 
 
 def _fresh_folder(folder: Path) -> None:
@@ -86,6 +94,14 @@ def demo(
             origin=settings.origin,
             now=utcnow(),
         )
+        for username, role, facility in DEMO_USERS:
+            registry.add_user(
+                session,
+                username=username,
+                password=DEMO_PASSWORD,
+                role=role,
+                facility_code=facility,
+            )
         dried = issuance.list_batches(session, lot_ref=sample.DRIED)[0]
         key = ring.signer(KeyPurpose.STAMP, dried.key_id)
         render_pdf(issuance.print_items(dried, private_key=key), folder / "stamps.pdf")
@@ -101,6 +117,10 @@ def demo(
         click.echo(f"  {label:32} {url}")
     click.echo(f"  {'public keys':32} {settings.base_url}/.well-known/agritrace/keys.json")
     click.echo(f"  {'ledger checkpoint':32} {settings.base_url}/ledger/checkpoint")
+    click.echo(f"\nSign in at {settings.base_url}/sign-in with password {DEMO_PASSWORD!r} as:")
+    for username, role, facility in DEMO_USERS:
+        where = f" of {facility}" if facility else ""
+        click.echo(f"  {username:10} {role}{where}")
     if no_serve:
         engine.dispose()
         return

@@ -221,6 +221,8 @@ def epcis_document(
     for index, body in entries:
         if index >= checkpoint.size:
             continue  # only what the named checkpoint vouches for
+        if not isinstance(body.get("epcis"), dict):
+            continue  # not an EPCIS event (every event recorded here carries one)
         shaped = _numbers(body["epcis"])
         shaped["agt:step"] = body["step"]
         shaped["agt:ledgerIndex"] = index

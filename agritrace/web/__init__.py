@@ -1,9 +1,12 @@
 """The web front: :func:`create_app` builds the Flask app from checked :class:`Settings`.
 
 Blueprints: ``scan`` (the consumer's pages: ``/``, ``/S/<code>``), ``wellknown`` (public keys,
-revocations, checkpoint, proofs, entries) and ``api`` (``/api/v1``). The app holds no
-secret but the session key: it reads only the key ring's public keys, so a web host that is
-broken into cannot sign stamps or checkpoints.
+revocations, checkpoint, proofs, entries), ``auth`` (sign-in, sign-out, account and API
+tokens), ``portal`` (facility operators), ``inspect`` (inspectors), ``admin``
+(administrators) and ``api`` (``/api/v1``, bearer tokens). Public pages read only the key
+ring's public keys. Writes (which sign a checkpoint, print stamps or rotate keys) open the
+private key ring lazily, and only when ``AGRITRACE_KEY_PASSPHRASE`` is set (:func:`ring`);
+without it those pages say so and the API answers 503.
 
 Per app: one engine and session factory (:func:`agritrace.db.make_engine`), the stamp prefix,
 the public keys and a rate limiter, kept in :class:`WebState`. Per request: at most one
@@ -32,12 +35,22 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from agritrace.config import Settings
 from agritrace.db import make_engine, make_sessionmaker, sqlite_path
-from agritrace.errors import StorageUnavailableError
-from agritrace.keys import INDEX_FILE, KeyInfo, KeyPurpose, read_public_keys
+from agritrace.errors import InvalidInputError, StorageUnavailableError
+from agritrace.keys import INDEX_FILE, KeyInfo, KeyPurpose, KeyRing, read_public_keys
 from agritrace.stamps.codec import stamp_prefix
 from agritrace.trace.scans import ScanCache
 
-__all__ = ["KEYS_RECHECK_S", "PublicKeys", "WebState", "create_app", "db", "state"]
+__all__ = [
+    "KEYS_RECHECK_S",
+    "KeyRingUnavailableError",
+    "PublicKeys",
+    "WebState",
+    "create_app",
+    "db",
+    "ring",
+    "sign_checkpoint",
+    "state",
+]
 
 #: How often, at most, the key ring's index is checked for a rotation.
 KEYS_RECHECK_S = 30.0
@@ -114,6 +127,46 @@ class PublicKeys:
         return {"keys": [info.jwk() for info in self.infos()]}
 
 
+class KeyRingUnavailableError(StorageUnavailableError):
+    """The private key ring cannot be opened here (no passphrase, or a wrong one)."""
+
+    slug = "key-ring-unavailable"
+
+
+class _RingHolder:
+    """The opened private key ring, opened on first use and again after a rotation (by any
+    process: the index file's identity is compared, as :class:`PublicKeys` does)."""
+
+    def __init__(self, settings: Settings) -> None:
+        self._settings = settings
+        self._lock = threading.Lock()
+        self._ring: KeyRing | None = None
+        self._stamp: tuple[int, int, int] | None = None
+
+    def _stat(self) -> tuple[int, int, int]:
+        try:
+            info = (self._settings.keys_dir / INDEX_FILE).stat()
+        except OSError:
+            return (-1, -1, -1)
+        return (info.st_ino, info.st_mtime_ns, info.st_size)
+
+    def get(self) -> KeyRing:
+        with self._lock:
+            current = self._stat()
+            if self._ring is not None and current == self._stamp:
+                return self._ring
+            try:
+                passphrase = self._settings.require_key_passphrase()
+                self._ring = KeyRing.open(self._settings.keys_dir, passphrase)
+            except InvalidInputError as exc:
+                raise KeyRingUnavailableError(
+                    "signing is not available on this server: set AGRITRACE_KEY_PASSPHRASE "
+                    f"to open the key ring ({exc})"
+                ) from exc
+            self._stamp = current
+            return self._ring
+
+
 @dataclass(frozen=True, slots=True)
 class WebState:
     """What every request of one app shares."""
@@ -126,6 +179,7 @@ class WebState:
     host: str
     static_version: str
     scan_cache: ScanCache = field(default_factory=ScanCache)
+    rings: _RingHolder | None = None
 
 
 def state() -> WebState:
@@ -141,6 +195,21 @@ def db() -> Session:
         session = state().sessions()
         g.db_session = session
     return session
+
+
+def ring() -> KeyRing:
+    """The private key ring (raises KeyRingUnavailableError, a 503, without a passphrase)."""
+    holder = state().rings
+    if holder is None:  # pragma: no cover - create_app always sets it
+        raise KeyRingUnavailableError("signing is not available on this server")
+    return holder.get()
+
+
+def sign_checkpoint() -> None:
+    """Sign a checkpoint over what the request just committed (as every CLI write does)."""
+    from agritrace.trace import journal
+
+    journal.sign_checkpoint(db(), origin=state().settings.origin, ring=ring())
 
 
 def _close_session(_error: BaseException | None) -> None:
@@ -194,7 +263,19 @@ def create_app(
     key or a bad base URL, NotFoundError when there is no key ring, and
     StorageUnavailableError when the database is missing or not at the current schema.
     """
-    from agritrace.web import api, errors, i18n, scan, security, wellknown
+    import agritrace.trace.access  # noqa: F401 - registers the access tables on the metadata
+    from agritrace.web import (
+        admin,
+        api,
+        auth,
+        errors,
+        i18n,
+        inspect,
+        portal,
+        scan,
+        security,
+        wellknown,
+    )
 
     app = Flask(__name__)
     app.config.update(
@@ -207,6 +288,7 @@ def create_app(
         MAX_CONTENT_LENGTH=16 * 1024,
         MAX_FORM_MEMORY_SIZE=16 * 1024,
         SEND_FILE_MAX_AGE_DEFAULT=7 * 24 * 3600,
+        PERMANENT_SESSION_LIFETIME=auth.SESSION_MAX_AGE,
     )
     app.json.ensure_ascii = False  # type: ignore[attr-defined]
     prefix = stamp_prefix(settings.base_url, allow_long=True)
@@ -220,6 +302,7 @@ def create_app(
         keys=PublicKeys(settings.keys_dir),
         host=prefix.removesuffix("/S/").split("://", 1)[1].lower(),
         static_version=_static_version(),
+        rings=_RingHolder(settings),
     )
     app.teardown_appcontext(_close_session)
     if rate_limits is None:
@@ -233,6 +316,11 @@ def create_app(
     app.register_blueprint(scan.bp)
     app.register_blueprint(wellknown.bp)
     app.register_blueprint(api.bp)
+    app.register_blueprint(auth.bp)
+    app.register_blueprint(portal.bp)
+    app.register_blueprint(inspect.bp)
+    app.register_blueprint(admin.bp)
+    auth.init_app(app)
     app.add_url_rule("/healthz", "healthz", _healthz)
 
     @app.context_processor

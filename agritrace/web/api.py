@@ -1,23 +1,201 @@
-"""The JSON API, ``/api/v1``. Public for now: ``GET /api/v1/stamps/<code>``.
+"""The JSON API, ``/api/v1``: the same services as the CLI, for other systems.
 
-``GET /api/v1/stamps/<code>`` answers 200 with the verdict and provenance of any code (a
-code that is not a genuine issued stamp is a verdict, ``not_genuine`` with its ``reason``,
-not an error); see :meth:`agritrace.trace.scans.StampCheck.to_json` for the fields, plus
-``links`` to the scan page and to each journey step's ledger proof. A GET is safe: it
-never counts as a scan. Errors are RFC 9457 problem documents.
+Public: ``GET /api/v1/stamps/<code>`` (the verdict and provenance of any code; a code that
+is not a genuine issued stamp is a verdict, ``not_genuine`` with its ``reason``, not an
+error; a GET never counts as a scan) and ``GET /api/v1/openapi.json`` (OpenAPI 3.1).
+
+Everything else needs ``Authorization: Bearer agt_...``, a token made on the account page
+(stored hashed, revocable); it acts with its user's role, and an operator's token only for
+its own facility. Lists are pages: ``limit`` (1-200, default 50) and the ``cursor`` of the
+previous page's ``next_cursor``. Bodies are JSON objects whose values are strings (numbers
+are accepted where a number is meant). Errors are RFC 9457 problem documents: 401 without a
+valid token, 403 for another role or facility, 404, 409 and 422 for the rules, 503 when the
+server cannot sign (no ``AGRITRACE_KEY_PASSPHRASE``).
 """
 
 from __future__ import annotations
 
-from flask import Blueprint, Response, jsonify, url_for
+import base64
+import binascii
+import json
+from collections.abc import Callable
+from functools import wraps
+from typing import Any, TypeVar
+
+from flask import Blueprint, Response, g, jsonify, request, url_for
+from flask.typing import ResponseReturnValue
 
 from agritrace.db import utcnow
-from agritrace.trace import scans
-from agritrace.web import db, state
+from agritrace.errors import InvalidInputError, NotFoundError, PermissionDeniedError
+from agritrace.keys import KeyPurpose
+from agritrace.trace import access, events, issuance, overview, recalls, registry, scans
+from agritrace.trace.epcis_import import import_epcis
+from agritrace.trace.event_models import Step
+from agritrace.trace.models import Lot, Role, User
+from agritrace.web import db, ring, sign_checkpoint, state
+from agritrace.web.openapi import openapi_document
+from agritrace.web.views import export_lot, export_range, export_response, print_batch
 
-__all__ = ["bp"]
+__all__ = ["MAX_CAPTURE_BYTES", "bp"]
 
 bp = Blueprint("api", __name__, url_prefix="/api/v1")
+
+DEFAULT_LIMIT = 50
+MAX_LIMIT = 200
+#: Largest EPCIS document accepted by capture.
+MAX_CAPTURE_BYTES = 4 * 1024 * 1024
+
+F = TypeVar("F", bound=Callable[..., ResponseReturnValue])
+ALL_ROLES = (Role.OPERATOR, Role.INSPECTOR, Role.ADMIN)
+
+
+@bp.after_request
+def _no_store(response: Response) -> Response:
+    response.headers.setdefault("Cache-Control", "no-store")
+    return response
+
+
+def _token_user() -> User:
+    header = request.headers.get("Authorization", "")
+    scheme, _, secret = header.partition(" ")
+    if scheme.lower() != "bearer" or not secret.strip():
+        raise access.AuthenticationRequiredError(
+            "this endpoint needs an API token: send Authorization: Bearer <token>"
+        )
+    user = access.user_for_token(db(), secret.strip(), now=utcnow())
+    g.user = user
+    return user
+
+
+def token(*roles: Role) -> Callable[[F], F]:
+    """Let an endpoint run only with a valid bearer token whose user has one of ``roles``."""
+
+    def decorate(view: F) -> F:
+        @wraps(view)
+        def wrapper(*args: Any, **kwargs: Any) -> ResponseReturnValue:
+            user = _token_user()
+            if user.role not in roles:
+                raise PermissionDeniedError(f"a {user.role.value}'s token may not do this")
+            return view(*args, **kwargs)
+
+        return wrapper  # type: ignore[return-value]
+
+    return decorate
+
+
+def _user() -> User:
+    user: User = g.user
+    return user
+
+
+def _facility_scope() -> int | None:
+    """The facility an operator is bound to (None for inspectors and administrators)."""
+    user = _user()
+    return user.facility_id if user.role is Role.OPERATOR else None
+
+
+def _lot(ref: str) -> Lot:
+    lot = registry.get_lot(db(), ref)
+    access.check_facility(_user(), lot.facility)
+    return lot
+
+
+# -- input ----------------------------------------------------------------------------------
+
+
+def _page_args() -> tuple[int, int | None]:
+    raw_limit = request.args.get("limit", "")
+    if raw_limit == "":
+        limit = DEFAULT_LIMIT
+    elif raw_limit.isdigit() and len(raw_limit) <= 4 and 1 <= int(raw_limit) <= MAX_LIMIT:
+        limit = int(raw_limit)
+    else:
+        raise InvalidInputError(f"limit must be 1 to {MAX_LIMIT}", parameter="limit")
+    raw_cursor = request.args.get("cursor", "")
+    if not raw_cursor:
+        return limit, None
+    try:
+        text = base64.urlsafe_b64decode(raw_cursor.encode("ascii") + b"==").decode("ascii")
+    except (ValueError, binascii.Error, UnicodeError) as exc:
+        raise InvalidInputError("cursor is not one this API gave", parameter="cursor") from exc
+    if not text.isdigit() or len(text) > 18:
+        raise InvalidInputError("cursor is not one this API gave", parameter="cursor")
+    return limit, int(text)
+
+
+def _cursor(last_id: int) -> str:
+    return base64.urlsafe_b64encode(str(last_id).encode("ascii")).decode("ascii").rstrip("=")
+
+
+def _page(items: list[Any], record: Callable[[Any], dict[str, Any]], limit: int) -> Response:
+    return jsonify(
+        {
+            "items": [record(item) for item in items],
+            "next_cursor": _cursor(items[-1].id) if len(items) == limit else None,
+        }
+    )
+
+
+def _body() -> dict[str, Any]:
+    data = request.get_json(silent=True)
+    if not isinstance(data, dict):
+        raise InvalidInputError("the body must be a JSON object (Content-Type: application/json)")
+    return data
+
+
+def _text(body: dict[str, Any], name: str, *, required: bool = True) -> str | None:
+    value = body.get(name)
+    if value is None:
+        if required:
+            raise InvalidInputError(f"{name} is required", field=name)
+        return None
+    if isinstance(value, bool) or not isinstance(value, str | int):
+        raise InvalidInputError(f"{name} must be a string", field=name)
+    text = str(value)
+    if "\x00" in text or len(text) > 2000:
+        raise InvalidInputError(f"{name} is not valid text", field=name)
+    return text
+
+
+def _flag(body: dict[str, Any], name: str, default: bool) -> bool:
+    value = body.get(name, default)
+    if not isinstance(value, bool):
+        raise InvalidInputError(f"{name} must be true or false", field=name)
+    return value
+
+
+def _amounts(body: dict[str, Any], name: str) -> list[events.LotAmount]:
+    raw = body.get(name)
+    if not isinstance(raw, list) or not raw or len(raw) > 100:
+        raise InvalidInputError(f"{name} must be a list of 1 to 100 lot amounts", field=name)
+    found = []
+    for item in raw:
+        if not isinstance(item, dict):
+            raise InvalidInputError(f"each of {name} must be an object", field=name)
+        lot_ref = _text(item, "lot")
+        assert lot_ref is not None
+        found.append(
+            events.LotAmount(lot_ref, _text(item, "quantity"), _text(item, "unit", required=False))
+        )
+    return found
+
+
+def _created(body: dict[str, Any], location: str) -> Response:
+    response = jsonify(body)
+    response.status_code = 201
+    response.headers["Location"] = location
+    return response
+
+
+def _write(action: Callable[[], Any]) -> Any:
+    """Open the key ring (503 without it) before writing, then sign a checkpoint."""
+    ring()
+    result = action()
+    sign_checkpoint()
+    return result
+
+
+# -- public ---------------------------------------------------------------------------------
 
 
 @bp.get("/stamps/<path:code>")
@@ -35,6 +213,301 @@ def stamp(code: str) -> Response:
     for step in body["journey"]:
         step["proof_url"] = url_for("wellknown.entry", raw_index=step["ledger_index"])
     body["links"] = {"page": url_for("scan.stamp", code=code)}
-    response = jsonify(body)
-    response.headers["Cache-Control"] = "no-store"
+    return jsonify(body)
+
+
+@bp.get("/openapi.json")
+def openapi() -> Response:
+    response = jsonify(openapi_document(state().settings.base_url))
+    response.headers["Cache-Control"] = "public, max-age=300"
+    response.headers["Access-Control-Allow-Origin"] = "*"
     return response
+
+
+@bp.get("/me")
+@token(*ALL_ROLES)
+def me() -> Response:
+    return jsonify(registry.user_record(_user()))
+
+
+# -- lots -----------------------------------------------------------------------------------
+
+
+@bp.get("/lots")
+@token(*ALL_ROLES)
+def lots() -> Response:
+    limit, after = _page_args()
+    found = overview.lots_page(db(), facility_id=_facility_scope(), after=after, limit=limit)
+    return _page(found, registry.lot_record, limit)
+
+
+@bp.post("/lots")
+@token(Role.OPERATOR)
+def create_lot() -> Response:
+    body = _body()
+    facility = _user().facility
+    assert facility is not None
+    facility_code = facility.code
+
+    def create() -> Lot:
+        return registry.create_lot(
+            db(),
+            facility_code=facility_code,
+            product_code=_text(body, "product") or "",
+            code=_text(body, "code") or "",
+            units=_text(body, "units") or "",
+            quantity=_text(body, "quantity") or "",
+            quantity_unit=_text(body, "quantity_unit") or "",
+            harvest_date=_text(body, "harvest_date") or "",
+            origin_area=_text(body, "origin_area") or "",
+            pack_date=_text(body, "pack_date", required=False) or None,
+            latitude=_text(body, "latitude", required=False) or None,
+            longitude=_text(body, "longitude", required=False) or None,
+        )
+
+    lot = _write(create)
+    return _created(
+        registry.lot_record(lot),
+        url_for("api.lot", facility_code=lot.facility.code, code=lot.code),
+    )
+
+
+@bp.get("/lots/<facility_code>/<code>")
+@token(*ALL_ROLES)
+def lot(facility_code: str, code: str) -> Response:
+    found = _lot(f"{facility_code}/{code}")
+    record = registry.lot_record(found)
+    record["stamps_issued"] = issuance.issued_for_lot(db(), found)
+    return jsonify(record)
+
+
+@bp.get("/lots/<facility_code>/<code>/events")
+@token(*ALL_ROLES)
+def lot_events(facility_code: str, code: str) -> Response:
+    found = _lot(f"{facility_code}/{code}")
+    limit, after = _page_args()
+    rows = overview.events_page(db(), facility_id=None, lot_id=found.id, after=after, limit=limit)
+    session = db()
+    return _page(rows, lambda e: {"id": e.id} | events.event_record(session, e), limit)
+
+
+# -- stamp batches ----------------------------------------------------------------------------
+
+
+@bp.get("/batches")
+@token(*ALL_ROLES)
+def batches() -> Response:
+    limit, after = _page_args()
+    found = overview.batches_page(db(), facility_id=_facility_scope(), after=after, limit=limit)
+    return _page(found, issuance.batch_record, limit)
+
+
+@bp.post("/batches")
+@token(Role.OPERATOR)
+def issue_batch() -> Response:
+    body = _body()
+    target = _lot(_text(body, "lot") or "")
+    ref = f"{target.facility.code}/{target.code}"
+    count = _text(body, "count") or ""
+
+    def issue() -> Any:
+        key_id = ring().active(KeyPurpose.STAMP).key_id
+        return issuance.issue_batch(
+            db(), lot_ref=ref, count=count, key_id=key_id, prefix=state().prefix
+        )
+
+    batch = _write(issue)
+    return _created(issuance.batch_record(batch), url_for("api.batch", batch_id=batch.id))
+
+
+def _batch(batch_id: int) -> Any:
+    found = issuance.get_batch(db(), batch_id)
+    access.check_facility(_user(), found.lot.facility)
+    return found
+
+
+@bp.get("/batches/<int:batch_id>")
+@token(*ALL_ROLES)
+def batch(batch_id: int) -> Response:
+    return jsonify(issuance.batch_record(_batch(batch_id)))
+
+
+@bp.get("/batches/<int:batch_id>/stamps.<kind>")
+@token(Role.OPERATOR)
+def batch_stamps(batch_id: int, kind: str) -> Response:
+    """Printable stamps: only for the operator of the lot's facility (anyone holding them can
+    print genuine labels, so inspectors and administrators do not get them either)."""
+    if kind not in {"pdf", "csv", "zip"}:
+        raise NotFoundError(f"stamps are printed as pdf, csv or zip, not {kind[:10]!r}")
+    return print_batch(_batch(batch_id), kind)
+
+
+# -- events -----------------------------------------------------------------------------------
+
+
+@bp.get("/events")
+@token(*ALL_ROLES)
+def list_events() -> Response:
+    limit, after = _page_args()
+    rows = overview.events_page(db(), facility_id=_facility_scope(), after=after, limit=limit)
+    session = db()
+    return _page(rows, lambda e: {"id": e.id} | events.event_record(session, e), limit)
+
+
+@bp.post("/events")
+@token(Role.OPERATOR)
+def record_event() -> Response:
+    body = _body()
+    facility = _user().facility
+    assert facility is not None
+    zone = state().settings.zone
+    kind = _text(body, "step") or ""
+    time_text = _text(body, "event_time") or ""
+
+    def record() -> events.RecordedEvent:
+        moment = events.parse_event_time(time_text, zone=zone)
+        if kind == "processing":
+            return events.record_transformation(
+                db(),
+                facility_code=facility.code,
+                event_time=moment,
+                inputs=_amounts(body, "inputs"),
+                outputs=_amounts(body, "outputs"),
+                certified=_flag(body, "certified", False),
+                note=_text(body, "note", required=False),
+            )
+        return events.record_event(
+            db(),
+            step=kind,
+            lot_ref=_text(body, "lot") or "",
+            facility_code=facility.code,
+            event_time=moment,
+            quantity=_text(body, "quantity", required=False),
+            unit=_text(body, "unit", required=False),
+            destination=_text(body, "destination", required=False),
+            temperature_c=_text(body, "temperature", required=False),
+            certified=_flag(body, "certified", False),
+            passed=_flag(body, "passed", True),
+            note=_text(body, "note", required=False),
+        )
+
+    if kind not in {step.value for step in Step}:
+        raise InvalidInputError(f"unknown step {kind[:30]!r}", field="step")
+    recorded = _write(record)
+    return _created(
+        {
+            "event_id": recorded.event_id,
+            "ledger_index": recorded.ledger_index,
+            "step": recorded.step.value,
+        },
+        url_for("wellknown.entry", raw_index=recorded.ledger_index),
+    )
+
+
+def _event_locations(document: object) -> list[str]:
+    """Where each event of an EPCIS document happened (its bizLocation, else readPoint)."""
+    body = document.get("epcisBody") if isinstance(document, dict) else None
+    event_list = body.get("eventList") if isinstance(body, dict) else None
+    found = []
+    for item in event_list if isinstance(event_list, list) else []:
+        place = None
+        if isinstance(item, dict):
+            place = item.get("bizLocation") or item.get("readPoint")
+        found.append(str(place.get("id", "")) if isinstance(place, dict) else "")
+    return found
+
+
+def _has_master_data(document: object) -> bool:
+    header = document.get("epcisHeader") if isinstance(document, dict) else None
+    master = header.get("epcisMasterData") if isinstance(header, dict) else None
+    return bool(master.get("vocabularyList")) if isinstance(master, dict) else master is not None
+
+
+@bp.post("/events/capture")
+@token(Role.OPERATOR, Role.ADMIN)
+def capture() -> Response:
+    """EPCIS 2.0 document capture, all or nothing. An operator's document carries no master
+    data (which could register facilities, products and lots) and records events only at
+    the operator's own facility; an administrator's may do both."""
+    request.max_content_length = MAX_CAPTURE_BYTES
+    data = request.get_data(cache=False)
+    user = _user()
+    if user.role is Role.OPERATOR:
+        try:
+            document = json.loads(data)
+        except (ValueError, UnicodeDecodeError) as exc:
+            raise InvalidInputError(f"the body is not JSON: {exc}") from exc
+        assert user.facility is not None
+        own = events.facility_uri(user.facility)
+        if _has_master_data(document):
+            raise PermissionDeniedError(
+                "an operator's capture carries events only, no master data: register "
+                "facilities and lots first"
+            )
+        for place in _event_locations(document):
+            if place != own:
+                raise PermissionDeniedError(
+                    f"an operator records events only at its own facility ({own})"
+                )
+    ring()
+    report = import_epcis(state().engine, data, now=utcnow())
+    sign_checkpoint()
+    response = jsonify(
+        {
+            "facilities_created": report.facilities_created,
+            "lots_created": report.lots_created,
+            "events_recorded": report.events_recorded,
+            "corrections": report.corrections,
+            "event_ids": list(report.event_ids),
+        }
+    )
+    response.status_code = 201
+    return response
+
+
+# -- recalls and exports --------------------------------------------------------------------
+
+
+def _recall_record(recall: Any) -> dict[str, Any]:
+    return {"id": recall.id} | recalls.recall_record(recall)
+
+
+@bp.get("/recalls")
+@token(Role.INSPECTOR, Role.ADMIN)
+def list_recalls() -> Response:
+    limit, after = _page_args()
+    return _page(overview.recalls_page(db(), after=after, limit=limit), _recall_record, limit)
+
+
+@bp.post("/recalls")
+@token(Role.INSPECTOR, Role.ADMIN)
+def recall() -> Response:
+    body = _body()
+    ref = _text(body, "lot") or ""
+    reason = _text(body, "reason") or ""
+    registry.get_lot(db(), ref)
+    done = _write(
+        lambda: recalls.recall_lot(
+            db(), lot_ref=ref, reason=reason, signer=ring().active_signer(KeyPurpose.STAMP)
+        )
+    )
+    response = jsonify({"items": [_recall_record(r) for r in done], "next_cursor": None})
+    response.status_code = 201
+    return response
+
+
+@bp.get("/exports/<kind>")
+@token(Role.INSPECTOR, Role.ADMIN)
+def export(kind: str) -> Response:
+    lot_ref = request.args.get("lot", "")
+    if kind == "fsma" and not lot_ref:
+        made, name = export_range(
+            request.args.get("from", "")[:20], request.args.get("to", "")[:20]
+        )
+        return export_response(made, name)
+    if kind not in {"epcis", "fsma", "bundle"}:
+        raise NotFoundError(f"exports are epcis, fsma or bundle, not {kind[:20]!r}")
+    if not lot_ref:
+        raise InvalidInputError("lot is required", parameter="lot")
+    made, name = export_lot(registry.get_lot(db(), lot_ref[:90]), kind)
+    return export_response(made, name)

@@ -43,6 +43,19 @@ PROBLEM_TYPES: dict[str, tuple[str, str]] = {
         "A form was sent without this site's token; reload the page and send it again.",
     ),
     "conflict": ("Conflict", "The request clashes with the current state."),
+    "authentication-required": (
+        "Authentication required",
+        "Send a valid API token (Authorization: Bearer agt_...) or sign in.",
+    ),
+    "sign-in-failed": ("Sign-in failed", "The username or the password is wrong."),
+    "locked-out": (
+        "Account locked",
+        "Too many failed sign-ins: the account is locked for a while (see Retry-After).",
+    ),
+    "key-ring-unavailable": (
+        "Signing unavailable",
+        "This server cannot open its signing keys (AGRITRACE_KEY_PASSPHRASE is not set).",
+    ),
     "rate-limited": (
         "Too many requests",
         "This client sent too many requests in a short time; wait for Retry-After seconds.",
@@ -141,15 +154,20 @@ def _agritrace_error(error: AgritraceError) -> Response:
     status = error.http_status
     if status >= 500:
         current_app.logger.warning("%s on %s: %s", error.slug, request.path, error.message)
-        return _respond(status, slug=error.slug, detail=None)
+        # Only what an operator of the site must do is said; database details never are.
+        shown = error.message if error.slug == "key-ring-unavailable" else None
+        return _respond(status, slug=error.slug, detail=shown)
     retry_after = error.facts.get("retry_after")
-    return _respond(
+    response = _respond(
         status,
         slug=error.slug,
         detail=error.message,
         extra=_facts(error),
         retry_after=retry_after if isinstance(retry_after, int) else None,
     )
+    if status == 401 and wants_problem_json():
+        response.headers["WWW-Authenticate"] = 'Bearer realm="agritrace"'
+    return response
 
 
 def _http_error(error: HTTPException) -> Response:

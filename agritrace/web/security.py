@@ -1,5 +1,5 @@
-"""Security for the public web: headers on every response, a per-client rate limit, and a
-CSRF token for the one anonymous form.
+"""Security for the web: headers on every response, a per-client rate limit, and the CSRF
+token every form carries (kept in the signed session cookie, compared in constant time).
 
 Headers: a strict Content-Security-Policy (:data:`CSP`: only our own style sheet and script,
 no inline code, no frames), ``X-Content-Type-Options: nosniff``, ``Referrer-Policy:
@@ -54,7 +54,9 @@ HSTS_MAX_AGE_S = 2 * 365 * 24 * 3600
 RATE_WINDOW_S = 60
 #: Requests per client per window, by group. Generous: mobile networks in Vietnam put many
 #: phones behind one carrier-grade NAT address.
-DEFAULT_RATE_LIMITS: Mapping[str, int] = {"stamp": 120, "public": 600}
+#: ``signin`` counts posted sign-in forms (on top of the per-account lock-out); ``api`` counts
+#: authenticated API calls.
+DEFAULT_RATE_LIMITS: Mapping[str, int] = {"stamp": 120, "public": 600, "signin": 20, "api": 600}
 
 _PUBLIC_JSON = ("/.well-known/", "/ledger/", "/api/v1/stamps/")
 _CSRF_KEY = "csrf"
@@ -73,12 +75,16 @@ class CsrfError(PermissionDeniedError):
     slug = "csrf-failed"
 
 
-def rate_group(path: str) -> str | None:
-    """Which limit a request path counts against (None: not limited, e.g. static files)."""
+def rate_group(path: str, method: str = "GET") -> str | None:
+    """Which limit a request counts against (None: not limited, e.g. static files)."""
     if path.startswith("/static/") or path == "/healthz":
         return None
     if path.startswith(("/S/", "/s/", "/api/v1/stamps/", "/check")):
         return "stamp"
+    if path == "/sign-in" and method == "POST":
+        return "signin"
+    if path.startswith("/api/v1/") and path != "/api/v1/openapi.json":
+        return "api"
     return "public"
 
 
@@ -177,7 +183,7 @@ def init_app(app: Flask, *, behind_tls: bool, limiter: RateLimiter) -> None:
 
     @app.before_request
     def _limit() -> Any:
-        group = rate_group(request.path)
+        group = rate_group(request.path, request.method)
         if group is None:
             return None
         retry_after = limiter.hit(group, request.remote_addr or "unknown")

@@ -1,0 +1,412 @@
+"""Who may do what: signing in with lock-out, API tokens, user administration, scopes.
+
+No web framework here: the web's sign-in form, its bearer-token check and the CLI call these
+services with a Session.
+
+- **Sign-in** (:func:`sign_in`): a wrong password counts against the user; after
+  :data:`MAX_FAILED_SIGN_INS` in a row the account is locked for :data:`LOCKOUT`, and even the
+  right password is refused until then. An unknown user costs the same scrypt work as a
+  known one and gets the same message, so a form does not reveal who has an account.
+- **API tokens** (:func:`create_token`): ``agt_`` + 32 random bytes (base64url), shown once;
+  only its SHA-256 is stored, with its owner, name, creation, last use and revocation. A
+  token acts with its user's role and facility, and stops working when either is revoked or
+  deactivated.
+- **Scopes** (:func:`check_facility`): an operator acts only for its own facility.
+- **Audit runs** (:class:`AuditRun`): when the ledger was last audited, by whom, how far a
+  running audit has got, and what it found.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import hashlib
+import hmac
+import secrets
+from dataclasses import dataclass
+from typing import Any
+
+from sqlalchemy import BigInteger, ForeignKey, LargeBinary, String, Text, select, update
+from sqlalchemy.orm import Mapped, Session, mapped_column, relationship
+
+from agritrace.db import Base, UTCDateTime, begin_write
+from agritrace.errors import ConflictError, InvalidInputError, NotFoundError, PermissionDeniedError
+from agritrace.trace.models import Facility, Role, User
+from agritrace.trace.passwords import hash_password, verify_password
+from agritrace.trace.registry import get_facility
+from agritrace.trace.validation import check_text
+
+__all__ = [
+    "LOCKOUT",
+    "MAX_FAILED_SIGN_INS",
+    "TOKEN_PREFIX",
+    "ApiToken",
+    "AuditRun",
+    "AuthenticationRequiredError",
+    "LockedOutError",
+    "NewToken",
+    "SignInFailedError",
+    "active_user",
+    "check_facility",
+    "create_token",
+    "finish_audit_run",
+    "get_audit_run",
+    "get_user",
+    "latest_audit_run",
+    "list_tokens",
+    "list_users",
+    "revoke_token",
+    "set_audit_progress",
+    "sign_in",
+    "start_audit_run",
+    "token_record",
+    "update_user",
+    "user_for_token",
+]
+
+MAX_FAILED_SIGN_INS = 5
+LOCKOUT = dt.timedelta(minutes=15)
+TOKEN_PREFIX = "agt_"  # noqa: S105 - a public marker, not a secret
+MAX_TOKENS_PER_USER = 50
+#: An audit still unfinished after this long died with its process; another may start.
+ABANDONED_AUDIT = dt.timedelta(hours=2)
+#: A token's last use is written at most this often (not a write per API request).
+LAST_USED_RESOLUTION = dt.timedelta(minutes=1)
+
+
+class AuthenticationRequiredError(PermissionDeniedError):
+    """No (valid) credentials came with the request."""
+
+    http_status = 401
+    slug = "authentication-required"
+
+
+class SignInFailedError(AuthenticationRequiredError):
+    """Wrong username or password (the message never says which)."""
+
+    slug = "sign-in-failed"
+
+
+class LockedOutError(SignInFailedError):
+    """Too many failed sign-ins: the account is locked. Fact: ``retry_after`` (seconds)."""
+
+    http_status = 429
+    slug = "locked-out"
+
+
+class ApiToken(Base):
+    __tablename__ = "api_token"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    user_id: Mapped[int] = mapped_column(ForeignKey("app_user.id"), index=True)
+    name: Mapped[str] = mapped_column(String(100))
+    token_hash: Mapped[bytes] = mapped_column(LargeBinary(32), unique=True)
+    hint: Mapped[str] = mapped_column(String(12))
+    created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime)
+    last_used_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime)
+    revoked_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime)
+
+    user: Mapped[User] = relationship()
+
+
+class AuditRun(Base):
+    """One run of the full ledger audit (``ledger.audit.audit``) started from the web."""
+
+    __tablename__ = "audit_run"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    started_by: Mapped[str] = mapped_column(String(64))
+    started_at: Mapped[dt.datetime] = mapped_column(UTCDateTime)
+    target_size: Mapped[int] = mapped_column(BigInteger)
+    done: Mapped[int] = mapped_column(BigInteger)
+    finished_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime)
+    intact: Mapped[bool | None] = mapped_column()
+    message: Mapped[str | None] = mapped_column(Text)
+    first_bad_index: Mapped[int | None] = mapped_column(BigInteger)
+
+
+@dataclass(frozen=True, slots=True)
+class NewToken:
+    """A token just created: ``secret`` is shown to its owner once and never again."""
+
+    token: ApiToken
+    secret: str
+
+
+_dummy_hash: str | None = None
+
+
+def _burn_password_work(password: str) -> None:
+    """Spend what checking a real password costs, so unknown users answer as slowly."""
+    global _dummy_hash
+    if _dummy_hash is None:
+        _dummy_hash = hash_password("x" * 16)
+    verify_password(password, _dummy_hash)
+
+
+def _aware(moment: dt.datetime | None) -> dt.datetime | None:
+    return None if moment is None else moment.astimezone(dt.UTC)
+
+
+def sign_in(session: Session, username: str, password: str, *, now: dt.datetime) -> User:
+    """The active user with this name and password; counts failures and locks out. Commits.
+
+    Raises SignInFailedError (wrong name or password, or an inactive account: one message for
+    all) or LockedOutError (with ``retry_after``) while the account is locked.
+    """
+    name = username.strip().lower()[:64]
+    begin_write(session)
+    user = session.scalar(select(User).where(User.username == name)) if name else None
+    if user is None or not user.active:
+        session.rollback()
+        _burn_password_work(password)
+        raise SignInFailedError("wrong username or password")
+    locked_until = _aware(user.locked_until)
+    if locked_until is not None and locked_until > now:
+        session.rollback()
+        wait = int((locked_until - now).total_seconds()) + 1
+        raise LockedOutError(
+            f"too many failed sign-ins: this account is locked for {wait // 60 + 1} minutes",
+            retry_after=wait,
+        )
+    if not verify_password(password, user.password_hash):
+        user.failed_logins += 1
+        locked = user.failed_logins >= MAX_FAILED_SIGN_INS
+        if locked:
+            user.failed_logins = 0
+            user.locked_until = now + LOCKOUT
+        session.commit()
+        if locked:
+            raise LockedOutError(
+                f"too many failed sign-ins: this account is locked for "
+                f"{int(LOCKOUT.total_seconds() // 60)} minutes",
+                retry_after=int(LOCKOUT.total_seconds()),
+            )
+        raise SignInFailedError("wrong username or password")
+    user.failed_logins = 0
+    user.locked_until = None
+    session.commit()
+    return user
+
+
+def get_user(session: Session, user_id: int) -> User:
+    user = session.get(User, user_id)
+    if user is None:
+        raise NotFoundError(f"unknown user {user_id}", user=user_id)
+    return user
+
+
+def active_user(session: Session, user_id: object) -> User | None:
+    """The active user with this id (from a session cookie), or None."""
+    if isinstance(user_id, bool) or not isinstance(user_id, int):
+        return None
+    user = session.get(User, user_id)
+    if user is None or not user.active:
+        return None
+    return user
+
+
+def check_facility(user: User, facility: Facility) -> None:
+    """Raise PermissionDeniedError unless ``user`` may act for ``facility``.
+
+    Inspectors and administrators see every facility; an operator only its own.
+    """
+    if user.role is Role.OPERATOR and user.facility_id != facility.id:
+        raise PermissionDeniedError(
+            f"facility {facility.code} is not yours", facility=facility.code
+        )
+
+
+# -- API tokens -----------------------------------------------------------------------------
+
+
+def _digest(secret: str) -> bytes:
+    return hashlib.sha256(secret.encode("utf-8")).digest()
+
+
+def create_token(session: Session, *, user: User, name: str, now: dt.datetime) -> NewToken:
+    """A new API token for ``user``; the returned secret is never stored. Commits."""
+    label = check_text(name, field="token name", max_len=100)
+    begin_write(session)
+    live = session.scalars(
+        select(ApiToken.id).where(ApiToken.user_id == user.id, ApiToken.revoked_at.is_(None))
+    ).all()
+    if len(live) >= MAX_TOKENS_PER_USER:
+        raise ConflictError(f"at most {MAX_TOKENS_PER_USER} live tokens per user: revoke one")
+    secret = TOKEN_PREFIX + secrets.token_urlsafe(32)
+    token = ApiToken(
+        user_id=user.id,
+        name=label,
+        token_hash=_digest(secret),
+        hint=secret[: len(TOKEN_PREFIX) + 4],
+        created_at=now,
+    )
+    session.add(token)
+    session.commit()
+    return NewToken(token=token, secret=secret)
+
+
+def user_for_token(session: Session, secret: str, *, now: dt.datetime) -> User:
+    """The active user a live token belongs to; raises AuthenticationRequiredError.
+
+    Records the token's last use (at most once per :data:`LAST_USED_RESOLUTION`).
+    """
+    if not secret.startswith(TOKEN_PREFIX) or len(secret) > 200:
+        raise AuthenticationRequiredError("the bearer token is not valid")
+    digest = _digest(secret)
+    token = session.scalar(select(ApiToken).where(ApiToken.token_hash == digest))
+    if (
+        token is None
+        or not hmac.compare_digest(token.token_hash, digest)
+        or token.revoked_at is not None
+        or not token.user.active
+    ):
+        session.rollback()
+        raise AuthenticationRequiredError("the bearer token is not valid or was revoked")
+    last = _aware(token.last_used_at)
+    if last is None or now - last >= LAST_USED_RESOLUTION:
+        session.execute(update(ApiToken).where(ApiToken.id == token.id).values(last_used_at=now))
+        session.commit()
+    return token.user
+
+
+def list_tokens(session: Session, *, user: User | None = None) -> list[ApiToken]:
+    """Tokens of ``user`` (None: everyone's), newest first."""
+    query = select(ApiToken).order_by(ApiToken.id.desc())
+    if user is not None:
+        query = query.where(ApiToken.user_id == user.id)
+    return list(session.scalars(query))
+
+
+def revoke_token(session: Session, *, token_id: int, actor: User, now: dt.datetime) -> ApiToken:
+    """Revoke a token: its owner or an administrator may. Commits."""
+    begin_write(session)
+    token = session.get(ApiToken, token_id)
+    if token is None or (token.user_id != actor.id and actor.role is not Role.ADMIN):
+        raise NotFoundError(f"unknown token {token_id}", token=token_id)
+    if token.revoked_at is not None:
+        raise ConflictError(f"token {token.name!r} is already revoked")
+    token.revoked_at = now
+    session.commit()
+    return token
+
+
+def token_record(token: ApiToken) -> dict[str, Any]:
+    def iso(moment: dt.datetime | None) -> str | None:
+        return None if moment is None else moment.astimezone(dt.UTC).isoformat()
+
+    return {
+        "id": token.id,
+        "name": token.name,
+        "user": token.user.username,
+        "hint": token.hint + "…",
+        "created_at": iso(token.created_at),
+        "last_used_at": iso(token.last_used_at),
+        "revoked_at": iso(token.revoked_at),
+    }
+
+
+# -- users ----------------------------------------------------------------------------------
+
+
+def list_users(session: Session) -> list[User]:
+    return list(session.scalars(select(User).order_by(User.username)))
+
+
+def update_user(
+    session: Session,
+    *,
+    user_id: int,
+    role: str,
+    facility_code: str | None,
+    active: bool,
+    actor: User,
+) -> User:
+    """Change a user's role, facility and whether it may sign in; clears a lock-out. Commits.
+
+    An operator needs a facility, other roles have none. An administrator cannot demote or
+    deactivate itself (so that one administrator always remains).
+    """
+    try:
+        role_value = Role(role.strip().lower())
+    except ValueError as exc:
+        raise InvalidInputError(f"unknown role {role!r}", field="role") from exc
+    if role_value is Role.OPERATOR and not facility_code:
+        raise InvalidInputError("a facility operator must be bound to a facility", field="facility")
+    if role_value is not Role.OPERATOR and facility_code:
+        raise InvalidInputError(
+            f"a {role_value.value} is not bound to a facility", field="facility"
+        )
+    begin_write(session)
+    user = get_user(session, user_id)
+    if user.id == actor.id and (role_value is not Role.ADMIN or not active):
+        raise ConflictError("you cannot take away your own administrator rights")
+    facility = get_facility(session, facility_code) if facility_code else None
+    user.role = role_value
+    user.facility = facility
+    user.active = active
+    user.failed_logins = 0
+    user.locked_until = None
+    session.commit()
+    return user
+
+
+# -- audit runs -----------------------------------------------------------------------------
+
+
+def start_audit_run(session: Session, *, by: str, target_size: int, now: dt.datetime) -> AuditRun:
+    """Record that an audit starts; refuses while another one runs. Commits."""
+    begin_write(session)
+    running = session.scalar(
+        select(AuditRun.id).where(
+            AuditRun.finished_at.is_(None), AuditRun.started_at > now - ABANDONED_AUDIT
+        )
+    )
+    if running is not None:
+        raise ConflictError("an audit is already running", audit=running)
+    run = AuditRun(started_by=by, started_at=now, target_size=target_size, done=0)
+    session.add(run)
+    session.commit()
+    return run
+
+
+def set_audit_progress(session: Session, run_id: int, done: int) -> None:
+    session.execute(update(AuditRun).where(AuditRun.id == run_id).values(done=done))
+    session.commit()
+
+
+def finish_audit_run(
+    session: Session,
+    run_id: int,
+    *,
+    intact: bool,
+    message: str,
+    first_bad_index: int | None,
+    done: int,
+    now: dt.datetime,
+) -> None:
+    session.execute(
+        update(AuditRun)
+        .where(AuditRun.id == run_id)
+        .values(
+            finished_at=now,
+            intact=intact,
+            message=message[:2000],
+            first_bad_index=first_bad_index,
+            done=done,
+        )
+    )
+    session.commit()
+
+
+def get_audit_run(session: Session, run_id: int) -> AuditRun:
+    run = session.get(AuditRun, run_id)
+    if run is None:
+        raise NotFoundError(f"unknown audit run {run_id}", audit=run_id)
+    return run
+
+
+def latest_audit_run(session: Session, *, finished: bool = False) -> AuditRun | None:
+    query = select(AuditRun).order_by(AuditRun.id.desc()).limit(1)
+    if finished:
+        query = query.where(AuditRun.finished_at.is_not(None))
+    return session.scalars(query).first()

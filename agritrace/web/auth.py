@@ -1,0 +1,230 @@
+"""Signing in and out, the signed-in user, role checks, and each user's API tokens.
+
+The session cookie (Flask's, signed with ``AGRITRACE_SECRET_KEY``; ``HttpOnly``,
+``SameSite=Lax``, ``Secure`` behind TLS) holds the user's id, a random per-session nonce and
+the sign-in time; a sign-in starts a new session (no fixation), a sign-out clears it, and a
+session older than :data:`SESSION_MAX_AGE` counts as signed out. Every form carries the
+session's CSRF token (:func:`agritrace.web.security.csrf_token`), checked for every POST of
+the blueprints that call :func:`protect`. Password checks and lock-out are the service's
+(:func:`agritrace.trace.access.sign_in`).
+
+``GET/POST /sign-in``, ``POST /sign-out``, ``GET /account`` (tokens), ``POST
+/account/tokens`` (the new token is shown once), ``POST /account/tokens/<id>/revoke``.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import secrets
+from collections.abc import Callable
+from functools import wraps
+from typing import Any, TypeVar
+
+from flask import (
+    Blueprint,
+    Flask,
+    g,
+    redirect,
+    render_template,
+    request,
+    session,
+    url_for,
+)
+from flask.typing import ResponseReturnValue
+
+from agritrace.db import utcnow
+from agritrace.errors import AgritraceError, PermissionDeniedError
+from agritrace.trace import access
+from agritrace.trace.models import Role, User
+from agritrace.web import db
+from agritrace.web.i18n import current_language, format_datetime
+from agritrace.web.security import check_csrf, csrf_token
+
+__all__ = [
+    "SESSION_MAX_AGE",
+    "bp",
+    "current_user",
+    "home_for",
+    "init_app",
+    "protect",
+    "require",
+    "safe_next",
+]
+
+SESSION_MAX_AGE = dt.timedelta(hours=12)
+_UID, _NONCE, _AT = "uid", "sn", "at"
+
+F = TypeVar("F", bound=Callable[..., ResponseReturnValue])
+
+bp = Blueprint("auth", __name__)
+
+
+def current_user() -> User | None:
+    """The signed-in user of this request (by session cookie or bearer token), or None."""
+    if "user" in g:
+        found: User | None = g.user
+        return found
+    user = None
+    signed_at = session.get(_AT)
+    if (
+        isinstance(signed_at, int)
+        and isinstance(session.get(_NONCE), str)
+        and utcnow().timestamp() - signed_at < SESSION_MAX_AGE.total_seconds()
+    ):
+        user = access.active_user(db(), session.get(_UID))
+    g.user = user
+    return user
+
+
+def home_for(user: User) -> str:
+    if user.role is Role.OPERATOR:
+        return url_for("portal.home")
+    if user.role is Role.INSPECTOR:
+        return url_for("inspect.home")
+    return url_for("admin.home")
+
+
+def safe_next(raw: str | None) -> str | None:
+    """A same-site path to go back to after signing in (never another site)."""
+    if not raw or not raw.startswith("/") or raw.startswith("//") or "\\" in raw:
+        return None
+    return raw[:500]
+
+
+def require(*roles: Role) -> Callable[[F], F]:
+    """Let a view run only for a signed-in user with one of ``roles``.
+
+    Anonymous visitors are sent to the sign-in page (and back afterwards); a signed-in user
+    with another role gets 403.
+    """
+
+    def decorate(view: F) -> F:
+        @wraps(view)
+        def wrapper(*args: Any, **kwargs: Any) -> ResponseReturnValue:
+            user = current_user()
+            if user is None:
+                return redirect(url_for("auth.sign_in", next=request.full_path.rstrip("?")), 303)
+            if user.role not in roles:
+                raise PermissionDeniedError("your role may not open this page")
+            return view(*args, **kwargs)
+
+        return wrapper  # type: ignore[return-value]
+
+    return decorate
+
+
+def _private(response: Any) -> Any:
+    response.headers["Cache-Control"] = "no-store"
+    return response
+
+
+def protect(blueprint: Blueprint) -> None:
+    """Check the CSRF token of every state-changing request to ``blueprint``; mark its pages
+    private (never cached)."""
+
+    def guard() -> None:
+        if request.method not in {"GET", "HEAD", "OPTIONS"}:
+            check_csrf()
+
+    blueprint.before_request(guard)
+    blueprint.after_request(_private)
+
+
+protect(bp)
+
+
+@bp.route("/sign-in", methods=["GET", "POST"])
+def sign_in() -> ResponseReturnValue:
+    target = safe_next(request.values.get("next"))
+    if request.method == "GET":
+        user = current_user()
+        if user is not None:
+            return redirect(target or home_for(user), 303)
+        return render_template("auth/sign_in.html", error=None, username="", next=target)
+    username = request.form.get("username", "")
+    try:
+        user = access.sign_in(db(), username, request.form.get("password", ""), now=utcnow())
+    except access.SignInFailedError as exc:
+        page = render_template("auth/sign_in.html", error=exc, username=username[:64], next=target)
+        return page, exc.http_status, _retry_after(exc)
+    session.clear()  # a new session: no fixation, a new CSRF token
+    session.permanent = True
+    session[_UID] = user.id
+    session[_NONCE] = secrets.token_urlsafe(16)
+    session[_AT] = int(utcnow().timestamp())
+    g.user = user
+    return redirect(target or home_for(user), 303)
+
+
+def _retry_after(exc: AgritraceError) -> dict[str, str]:
+    wait = exc.facts.get("retry_after")
+    return {"Retry-After": str(wait)} if isinstance(wait, int) else {}
+
+
+@bp.post("/sign-out")
+def sign_out() -> ResponseReturnValue:
+    session.clear()
+    g.user = None
+    return redirect(url_for("auth.sign_in"), 303)
+
+
+@bp.get("/account")
+@require(Role.OPERATOR, Role.INSPECTOR, Role.ADMIN)
+def account() -> ResponseReturnValue:
+    return _account_page(new_token=None, error=None)
+
+
+def _account_page(
+    *, new_token: access.NewToken | None, error: AgritraceError | None, status: int = 200
+) -> ResponseReturnValue:
+    user = current_user()
+    assert user is not None
+    tokens = access.list_tokens(db(), user=user)
+    page = render_template("auth/account.html", tokens=tokens, new_token=new_token, error=error)
+    return page, status
+
+
+@bp.post("/account/tokens")
+@require(Role.OPERATOR, Role.INSPECTOR, Role.ADMIN)
+def create_token() -> ResponseReturnValue:
+    user = current_user()
+    assert user is not None
+    try:
+        made = access.create_token(db(), user=user, name=request.form.get("name", ""), now=utcnow())
+    except AgritraceError as exc:
+        return _account_page(new_token=None, error=exc, status=exc.http_status)
+    return _account_page(new_token=made, error=None, status=201)
+
+
+@bp.post("/account/tokens/<int:token_id>/revoke")
+@require(Role.OPERATOR, Role.INSPECTOR, Role.ADMIN)
+def revoke_token(token_id: int) -> ResponseReturnValue:
+    user = current_user()
+    assert user is not None
+    access.revoke_token(db(), token_id=token_id, actor=user, now=utcnow())
+    return redirect(url_for("auth.account"), 303)
+
+
+def init_app(app: Flask) -> None:
+    """Give templates ``csrf_token()``, ``current_user()`` and ``home_for``."""
+
+    zone = app.extensions["agritrace"].settings.zone
+
+    def when_iso(text: str) -> str:
+        """An ISO 8601 time from a record, in the viewer's zone and language."""
+        try:
+            moment = dt.datetime.fromisoformat(text)
+        except (TypeError, ValueError):
+            return str(text)
+        if moment.tzinfo is None:
+            return str(text)
+        return format_datetime(moment, current_language(), zone)
+
+    @app.context_processor
+    def _helpers() -> dict[str, Any]:
+        return {
+            "csrf_token": csrf_token,
+            "current_user": current_user,
+            "home_for": home_for,
+            "when_iso": when_iso,
+        }
