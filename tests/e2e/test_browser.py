@@ -9,7 +9,6 @@ and fail in CI (``AGRITRACE_REQUIRE_ALL=1``).
 
 from __future__ import annotations
 
-import threading
 from collections.abc import Iterator
 from decimal import Decimal
 from pathlib import Path
@@ -17,26 +16,15 @@ from typing import Any
 
 import pytest
 from sqlalchemy import select
-from werkzeug.serving import make_server
 
 from agritrace.stamps.codec import Stamp
 from agritrace.trace.models import StampScanState
-from tests.support import unavailable
+from tests.e2e.conftest import ARTIFACTS, serving
 from tests.web.conftest import RECALL_REASON, Site, build_site
 
 pytestmark = pytest.mark.browser
 
-CHROMIUM = Path("/usr/bin/chromium")
-CHROMIUM_ARGS = [
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--no-first-run",
-    "--disable-sync",
-]
 PHONE = {"width": 390, "height": 844}
-ARTIFACTS = Path(__file__).resolve().parents[2] / "test-artifacts"
 #: WCAG 2.2 AA for large text is 3:1 and for body text 4.5:1; the verdict must beat AAA.
 MIN_VERDICT_CONTRAST = 7.0
 
@@ -60,29 +48,8 @@ CONTRAST_JS = """() => {
 
 @pytest.fixture(scope="module")
 def live(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[Site, str]]:
-    with build_site("sqlite", tmp_path_factory.mktemp("browser")) as site:
-        server = make_server("127.0.0.1", 0, site.app, threaded=True)
-        thread = threading.Thread(target=server.serve_forever, daemon=True)
-        thread.start()
-        try:
-            yield site, f"http://127.0.0.1:{server.server_port}"
-        finally:
-            server.shutdown()
-            thread.join(timeout=10)
-
-
-@pytest.fixture(scope="module")
-def browser() -> Iterator[Any]:
-    if not CHROMIUM.exists():
-        unavailable(f"Chromium is not installed at {CHROMIUM}")
-    from playwright.sync_api import sync_playwright
-
-    with sync_playwright() as playwright:
-        launched = playwright.chromium.launch(
-            executable_path=str(CHROMIUM), headless=True, args=CHROMIUM_ARGS
-        )
-        yield launched
-        launched.close()
+    with build_site("sqlite", tmp_path_factory.mktemp("browser")) as site, serving(site.app) as url:
+        yield site, url
 
 
 def _context(browser: Any, **options: Any) -> Any:

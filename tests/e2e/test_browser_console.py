@@ -8,16 +8,13 @@ tests skip locally and fail in CI (``AGRITRACE_REQUIRE_ALL=1``).
 
 from __future__ import annotations
 
-import threading
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
-from werkzeug.serving import make_server
 
-from tests.e2e.test_browser import ARTIFACTS, CHROMIUM, CHROMIUM_ARGS
-from tests.support import unavailable
+from tests.e2e.conftest import ARTIFACTS, serving
 from tests.web.people import People, build_people
 
 pytestmark = pytest.mark.browser
@@ -25,29 +22,11 @@ pytestmark = pytest.mark.browser
 
 @pytest.fixture(scope="module")
 def live(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[People, str]]:
-    with build_people("sqlite", tmp_path_factory.mktemp("browser-console")) as people:
-        server = make_server("127.0.0.1", 0, people.site.app, threaded=True)
-        thread = threading.Thread(target=server.serve_forever, daemon=True)
-        thread.start()
-        try:
-            yield people, f"http://127.0.0.1:{server.server_port}"
-        finally:
-            server.shutdown()
-            thread.join(timeout=10)
-
-
-@pytest.fixture(scope="module")
-def browser() -> Iterator[Any]:
-    if not CHROMIUM.exists():
-        unavailable(f"Chromium is not installed at {CHROMIUM}")
-    from playwright.sync_api import sync_playwright
-
-    with sync_playwright() as playwright:
-        launched = playwright.chromium.launch(
-            executable_path=str(CHROMIUM), headless=True, args=CHROMIUM_ARGS
-        )
-        yield launched
-        launched.close()
+    with (
+        build_people("sqlite", tmp_path_factory.mktemp("browser-console")) as people,
+        serving(people.site.app) as url,
+    ):
+        yield people, url
 
 
 @pytest.fixture
