@@ -106,7 +106,7 @@ def demo(
         key = ring.signer(KeyPurpose.STAMP, dried.key_id)
         render_pdf(issuance.print_items(dried, private_key=key), folder / "stamps.pdf")
     click.echo("")
-    click.echo("Try these stamps (open in a browser, or scan demo/stamps.pdf):")
+    click.echo(f"Try these stamps (open in a browser, or scan {folder / 'stamps.pdf'}):")
     for label, url in [
         ("genuine (dried lychee)", urls.genuine),
         ("genuine (fresh lychee)", urls.fresh),
