@@ -7,13 +7,15 @@ from pathlib import Path
 
 import pytest
 from sqlalchemy import Engine, func, select, text
-from sqlalchemy.exc import IntegrityError
+from sqlalchemy.exc import IntegrityError, OperationalError
 from sqlalchemy.orm import Session
 
+from agritrace import db as db_module
 from agritrace.db import make_engine
 from agritrace.migrations import current_revision, head_revision
 from agritrace.trace import registry
 from agritrace.trace.models import Facility
+from tests.support import require_postgres
 
 
 def test_sqlite_runs_with_wal_full_sync_and_foreign_keys(tmp_path: Path) -> None:
@@ -66,3 +68,51 @@ def test_foreign_keys_are_enforced(session: Session) -> None:
                 " '2026-01-01', '2026-12-31', 's', 'active', '2026-01-01 00:00:00')"
             )
         )
+
+
+def _terminate(url: str, pid: int) -> None:
+    """Close a backend from the server side, as a restart or an idle timeout would."""
+    admin = make_engine(url)
+    try:
+        with admin.connect() as conn:
+            conn.execute(text("SELECT pg_terminate_backend(:pid)"), {"pid": pid})
+    finally:
+        admin.dispose()
+
+
+def test_an_idle_pooled_connection_killed_by_the_server_is_replaced_unnoticed(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """PostgreSQL connections are pinged before reuse only after sitting idle; one the server
+    closed meanwhile (a restart, an idle timeout) is replaced and the query still works."""
+    url = require_postgres()
+    engine = make_engine(url, pool_size=1, max_overflow=0)
+    try:
+        with engine.connect() as conn:
+            first_pid = conn.execute(text("SELECT pg_backend_pid()")).scalar_one()
+        _terminate(url, first_pid)
+        # The connection went back to the pool just now; pretend it has been idle a while.
+        monkeypatch.setattr(db_module, "PING_AFTER_IDLE_S", 0.0)
+        with engine.connect() as conn:
+            second_pid = conn.execute(text("SELECT pg_backend_pid()")).scalar_one()
+        assert second_pid != first_pid
+    finally:
+        engine.dispose()
+
+
+def test_a_busy_pooled_connection_is_reused_without_a_ping() -> None:
+    """Under load a connection comes back within milliseconds and is used without a ping:
+    shown by killing its backend in between, which the next query then meets (the pool
+    drops the dead connection, so the query after that works again)."""
+    url = require_postgres()
+    engine = make_engine(url, pool_size=1, max_overflow=0)
+    try:
+        with engine.connect() as conn:
+            first_pid = conn.execute(text("SELECT pg_backend_pid()")).scalar_one()
+        _terminate(url, first_pid)
+        with pytest.raises(OperationalError), engine.connect() as conn:
+            conn.execute(text("SELECT pg_backend_pid()"))
+        with engine.connect() as conn:
+            assert conn.execute(text("SELECT pg_backend_pid()")).scalar_one() != first_pid
+    finally:
+        engine.dispose()

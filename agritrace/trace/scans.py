@@ -32,6 +32,7 @@ rule needs it (at most :data:`RECENT_PLACES_KEPT`, none older than its window).
 from __future__ import annotations
 
 import datetime as dt
+import functools
 import math
 import re
 import threading
@@ -43,14 +44,14 @@ from enum import StrEnum
 from typing import Any
 
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
-from sqlalchemy import delete, select, text
+from sqlalchemy import Engine, Select, bindparam, delete, func, select, text, true
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.orm import Session
 
-from agritrace.db import begin_write, is_sqlite
+from agritrace.db import UTCDateTime, begin_write, is_sqlite
 from agritrace.errors import InvalidInputError, NotFoundError
-from agritrace.ledger.store import LedgerSubject, head
+from agritrace.ledger.store import LedgerHead, LedgerSubject, head
 from agritrace.stamps.codec import (
     MalformedStampError,
     Stamp,
@@ -495,6 +496,16 @@ def _record_place(session: Session, state: StampScanState, place: Place, now: dt
     )
 
 
+def _begin_count(session: Session) -> None:
+    """Start counting as a writer. On SQLite, first end the read transaction the lookups
+    before may have opened: upgrading a read snapshot that another writer has since moved
+    past fails at once with "database is locked", whereas ``BEGIN IMMEDIATE`` waits its turn.
+    The reads were cache fills; nothing here depends on them staying in one transaction."""
+    if is_sqlite(session) and session.in_transaction():
+        session.commit()
+    begin_write(session)
+
+
 def record_scan(
     session: Session,
     serial: int,
@@ -514,7 +525,7 @@ def record_scan(
     if now.tzinfo is None:
         raise InvalidInputError("record_scan needs an aware time")
     coarse = coarse_place(*place) if place is not None else None
-    begin_write(session)
+    _begin_count(session)
     if not is_sqlite(session):
         # Scan counts are statistics, not records: a crash may lose the last fraction of a
         # second of them, which saves a WAL flush per scan. Ledger writes keep full
@@ -526,6 +537,66 @@ def record_scan(
     stats = _stats(state)
     session.commit()
     return stats
+
+
+@functools.cache
+def _count_statement() -> Select[Any]:
+    """PostgreSQL: count a scan, relax this transaction's durability and read the ledger
+    size, as one statement (built once: building it costs more than running it)."""
+    now = bindparam("now", type_=UTCDateTime())
+    counted = (
+        pg_insert(StampScanState)
+        .values(serial=bindparam("serial"), scan_count=1, first_scan_at=now, last_scan_at=now)
+        .on_conflict_do_update(
+            index_elements=["serial"],
+            set_={"scan_count": StampScanState.scan_count + 1, "last_scan_at": now},
+        )
+        .returning(
+            StampScanState.scan_count,
+            StampScanState.first_scan_at,
+            StampScanState.last_scan_at,
+            StampScanState.distant_places_at,
+        )
+        .cte("counted")
+    )
+    # A SELECT in a WITH runs only if the query uses it: the cross join makes sure it does.
+    relaxed = select(func.set_config("synchronous_commit", "off", true()).label("setting")).cte(
+        "relaxed"
+    )
+    size = select(LedgerHead.size).where(LedgerHead.id == 1).scalar_subquery()
+    return select(counted, size.label("ledger_size")).join(relaxed, true())
+
+
+def _count_scan(session: Session, serial: int, now: dt.datetime) -> tuple[ScanStats, int]:
+    """Count one scan of ``serial`` (no place) and read the ledger size; commits.
+
+    The scan page's hot path. On PostgreSQL the upsert, the ledger-head read and the
+    per-transaction ``synchronous_commit = off`` (as in :func:`record_scan`) go to the server
+    as one statement, in autocommit when the session has not begun a transaction yet, so
+    it is one round trip. SQLite is in-process, so there it is the same steps one by one.
+    """
+    if is_sqlite(session):
+        _begin_count(session)
+        stats = _stats(_upsert(session, serial, now, count=True))
+        size = head(session).size
+        session.commit()
+        return stats, size
+    if isinstance(session.get_bind(), Engine) and not session.in_transaction():
+        # A single statement needs no BEGIN and COMMIT round trips: run it in autocommit.
+        conn = session.connection(execution_options={"isolation_level": "AUTOCOMMIT"})
+    else:  # within a transaction already (a cache miss read something first)
+        conn = session.connection()
+    row = conn.execute(_count_statement(), {"serial": serial, "now": now}).one_or_none()
+    session.commit()
+    if row is None or row.ledger_size is None:
+        raise NotFoundError("the ledger head row is missing: run 'agritrace init'")
+    stats = ScanStats(
+        count=row.scan_count,
+        first_scan_at=row.first_scan_at,
+        last_scan_at=row.last_scan_at,
+        distant_places_at=row.distant_places_at,
+    )
+    return stats, row.ledger_size
 
 
 # -- judging --------------------------------------------------------------------------------
@@ -664,9 +735,11 @@ class ScanCache:
         self._subjects: dict[int, tuple[str, str]] = {}
         self._max_lots = max_lots
 
-    def refresh(self, session: Session) -> None:
-        """Drop lot views made stale by ledger entries appended since the last look."""
-        size = head(session).size
+    def refresh(self, session: Session, *, size: int | None = None) -> None:
+        """Drop lot views made stale by ledger entries appended since the last look
+        (``size``: the ledger size just read, if the caller has it)."""
+        if size is None:
+            size = head(session).size
         with self._lock:
             known = self._size
             if known == size:
@@ -855,15 +928,20 @@ def scan_stamp(
     :func:`check_stamp`).
     """
     cache = cache or ScanCache()
-    cache.refresh(session)
     stamp, batch, reason = _identify(session, code_or_url, prefix, public_keys, cache)
     if reason is not None or stamp is None or batch is None:
         return _not_genuine(stamp, reason or Reason.MALFORMED, now)
-    view = cache.view(session, batch)
     count = count and stamp.serial not in counted
-    if count or place is not None:
-        stats = record_scan(session, stamp.serial, place=place, now=now, count=count)
-        recorded = count
+    if count and place is None:
+        # The common case: one round trip counts the scan and says whether the ledger grew.
+        stats, size = _count_scan(session, stamp.serial, now)
+        cache.refresh(session, size=size)
+        recorded = True
     else:
-        stats, recorded = _stats(_state(session, stamp.serial)), False
-    return _judge(view, stamp, batch, stats, now=now, recorded=recorded)
+        cache.refresh(session)
+        if count or place is not None:
+            stats = record_scan(session, stamp.serial, place=place, now=now, count=count)
+            recorded = count
+        else:
+            stats, recorded = _stats(_state(session, stamp.serial)), False
+    return _judge(cache.view(session, batch), stamp, batch, stats, now=now, recorded=recorded)

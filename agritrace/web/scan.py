@@ -3,7 +3,8 @@
 ``GET /S/<code>`` (or ``/s/``, any letter case) shows the verdict first, then the product,
 lot, facility and certificate, the journey with a ledger badge per step, and the scan count.
 Opening it counts a scan once per browser (the browser's signed session cookie remembers
-the last few stamps it counted; the server keeps nothing about the visitor). ``POST`` to
+the last few stamps it counted; the server keeps nothing about the visitor); ``HEAD`` and
+known link-preview fetchers and crawlers get the page without counting. ``POST`` to
 the same address shares a coarse place (latitude and longitude, rounded to 0.1 degree),
 with this site's form token. ``/`` explains how to check a stamp and has a form to type a
 code; ``/check`` sends it to the stamp's page.
@@ -14,8 +15,22 @@ the phone's location when the visitor asks.
 
 from __future__ import annotations
 
-from flask import Blueprint, Response, redirect, render_template, request, session, url_for
+import re
+import threading
+from typing import Any
+
+from flask import (
+    Blueprint,
+    Response,
+    current_app,
+    redirect,
+    render_template,
+    request,
+    session,
+    url_for,
+)
 from flask.typing import ResponseReturnValue
+from markupsafe import Markup
 
 from agritrace.db import utcnow
 from agritrace.trace import scans
@@ -24,6 +39,19 @@ from agritrace.web.i18n import current_language, translate
 from agritrace.web.security import check_csrf, csrf_token
 
 __all__ = ["REMEMBERED_SCANS", "bp"]
+
+#: User-agent marks of link-preview fetchers and crawlers. They open a stamp's page when its
+#: link is shared in a chat or indexed, which is not somebody scanning the stamp, so they get
+#: the page but their visit is not counted (a shared link would otherwise add scans and could
+#: make a genuine stamp look copied). Only known names: a bare "bot" would also match phones
+#: (Cubot), and in-app browsers of chat apps (Zalo, Messenger) are people and do count.
+PREVIEW_AGENTS = re.compile(
+    r"facebookexternalhit|facebot|twitterbot|slackbot|discordbot|telegrambot|whatsapp|"
+    r"linkedinbot|skypeuripreview|pinterestbot|redditbot|applebot|googlebot|"
+    r"google-inspectiontool|googleother|bingbot|yandexbot|duckduckbot|baiduspider|"
+    r"coccocbot|petalbot|bytespider|embedly|iframely",
+    re.IGNORECASE,
+)
 
 #: How many counted stamps a browser's session cookie remembers.
 REMEMBERED_SCANS = 20
@@ -43,6 +71,52 @@ def _remember(serial: int) -> None:
     raw = session.get(_COUNTED_KEY)
     kept = [s for s in raw if isinstance(s, int) and s != serial] if isinstance(raw, list) else []
     session[_COUNTED_KEY] = [*kept, serial][-REMEMBERED_SCANS:]
+
+
+class LotCards:
+    """The lot's cards of the scan page (product, facility, certificate, journey), rendered
+    once per lot view and language.
+
+    A lot view is an immutable object the scan cache replaces whenever the ledger records a
+    change to the lot or its facility, so HTML kept for a view object is exact for as long
+    as that object is the one scans get; entries hold the view objects they were made from,
+    so an id is never mistaken for another's. Bounded: emptied when full. Thread-safe.
+    """
+
+    def __init__(self, *, max_entries: int = 4096) -> None:
+        self._lock = threading.Lock()
+        self._max = max_entries
+        self._html: dict[tuple[str, int], tuple[Any, Any, Markup]] = {}
+
+    def render(self, check: scans.StampCheck, lang: str) -> Markup:
+        key = (lang, id(check.lot))
+        with self._lock:
+            found = self._html.get(key)
+        if found is not None and found[0] is check.lot and found[1] is check.journey:
+            return found[2]
+        html = Markup(render_template("_scan_lot.html", check=check))  # noqa: S704 - Jinja-escaped
+        with self._lock:
+            if len(self._html) >= self._max:
+                self._html.clear()
+            self._html[key] = (check.lot, check.journey, html)
+        return html
+
+
+_LOT_CARDS = "agritrace.lot_cards"
+
+
+def _lot_cards(check: scans.StampCheck, lang: str) -> Markup:
+    if check.lot is None:
+        return Markup()
+    extensions = current_app.extensions
+    cards: LotCards | None = extensions.get(_LOT_CARDS)
+    if cards is None:
+        cards = extensions.setdefault(_LOT_CARDS, LotCards())
+    return cards.render(check, lang)
+
+
+def _preview(user_agent: str) -> bool:
+    return PREVIEW_AGENTS.search(user_agent[:512]) is not None
 
 
 def _private(response: Response) -> Response:
@@ -94,7 +168,8 @@ def stamp(code: str) -> ResponseReturnValue:
         public_keys=web.keys.stamp_keys(),
         now=utcnow(),
         place=place,
-        count=request.method == "GET",  # HEAD (link previews) and place posts are not scans
+        # HEAD, link-preview fetchers and place posts are not scans.
+        count=request.method == "GET" and not _preview(request.user_agent.string),
         counted=_counted(),
         cache=web.scan_cache,
     )
@@ -104,6 +179,7 @@ def stamp(code: str) -> ResponseReturnValue:
     html = render_template(
         "scan.html",
         check=result,
+        lot_cards=_lot_cards(result, lang),
         title=translate(lang, f"verdict.{result.verdict.value}"),
         place_saved=place is not None and result.serial is not None,
         csrf=csrf_token() if result.lot is not None else "",

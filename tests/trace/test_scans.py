@@ -17,7 +17,7 @@ from agritrace.errors import InvalidInputError
 from agritrace.ledger import store
 from agritrace.ledger.store import NewEntry
 from agritrace.stamps.codec import Stamp, short_code, sign_stamp
-from agritrace.trace import issuance, registry, scans
+from agritrace.trace import issuance, recalls, registry, scans
 from agritrace.trace.models import (
     CertificateStatus,
     FacilityStatus,
@@ -433,5 +433,84 @@ def test_concurrent_scans_of_one_stamp_are_all_counted(fresh_db_url: str, now: d
             assert state is not None
             assert state.scan_count == threads * scans_each
             assert _rows(session, StampScanPlace) <= scans.RECENT_PLACES_KEPT
+    finally:
+        engine.dispose()
+
+
+def test_concurrent_page_scans_each_see_their_own_count(
+    fresh_db_url: str, now: dt.datetime
+) -> None:
+    """The scan page's count path (one statement on PostgreSQL, in autocommit): scans of one
+    stamp from many threads are all counted, and each is told a different count."""
+    engine = make_engine(fresh_db_url)
+    sessions = make_sessionmaker(engine)
+    with sessions() as session:
+        issuer = Issuer(session, now)
+    code, keys = issuer.code(), issuer.public_keys
+    cache = scans.ScanCache()
+    threads, scans_each = 4, 15
+    seen: list[int] = []
+    errors: list[BaseException] = []
+
+    def scan_many() -> None:
+        try:
+            for _ in range(scans_each):
+                with sessions() as session:
+                    check = scans.scan_stamp(
+                        session, code, prefix=PREFIX, public_keys=keys, now=now, cache=cache
+                    )
+                    assert check.recorded
+                    seen.append(check.scans.count)
+        except BaseException as exc:  # reported below, in the test's thread
+            errors.append(exc)
+
+    workers = [threading.Thread(target=scan_many) for _ in range(threads)]
+    for worker in workers:
+        worker.start()
+    for worker in workers:
+        worker.join(timeout=60)
+    try:
+        assert errors == []
+        assert sorted(seen) == list(range(1, threads * scans_each + 1))
+        with sessions() as session:
+            state = session.get(StampScanState, issuer.batch.first_serial)
+            assert state is not None
+            assert state.scan_count == threads * scans_each
+            assert state.first_scan_at == now
+    finally:
+        engine.dispose()
+
+
+def test_page_scan_notices_a_recall_committed_elsewhere(
+    fresh_db_url: str, now: dt.datetime
+) -> None:
+    """The count statement also reads the ledger size, which is how the per-process cache
+    learns that another process recorded a recall."""
+    engine = make_engine(fresh_db_url)
+    sessions = make_sessionmaker(engine)
+    with sessions() as session:
+        issuer = Issuer(session, now)
+    cache = scans.ScanCache()
+    try:
+
+        def scan() -> scans.StampCheck:
+            with sessions() as session:
+                return scans.scan_stamp(
+                    session,
+                    issuer.code(),
+                    prefix=PREFIX,
+                    public_keys=issuer.public_keys,
+                    now=now,
+                    cache=cache,
+                )
+
+        assert scan().verdict is Verdict.GENUINE
+        with sessions() as session:
+            recalls.recall_lot(
+                session, lot_ref="HD-VAI-01/L1", reason="residue", signer=(0, issuer.key), now=now
+            )
+        again = scan()
+        assert again.verdict is Verdict.RECALLED
+        assert again.scans.count == 2
     finally:
         engine.dispose()

@@ -16,10 +16,11 @@ from flask.testing import FlaskClient
 from sqlalchemy import Engine, select
 
 from agritrace.cli import cli, serve
-from agritrace.db import make_engine, make_sessionmaker
-from agritrace.keys import KeyRing
+from agritrace.db import make_engine, make_sessionmaker, utcnow
+from agritrace.keys import KeyPurpose, KeyRing
 from agritrace.migrations import upgrade
 from agritrace.stamps.codec import Stamp
+from agritrace.trace import recalls
 from agritrace.trace.models import StampScanPlace, StampScanState
 from agritrace.trace.scans import Caution, Reason, Verdict
 from agritrace.web import create_app, i18n, state
@@ -30,6 +31,7 @@ from tests.web.conftest import (
     PREFIX,
     RECALL_REASON,
     Site,
+    build_site,
     make_settings,
     page_text,
     tag_text,
@@ -47,6 +49,18 @@ def _csrf(body: bytes) -> str:
 def _state(site: Site, code: str) -> StampScanState | None:
     with site.sessions() as session:
         return session.get(StampScanState, Stamp.from_text(code).serial)
+
+
+def _journey(body: bytes) -> list[str]:
+    """What each step of the page's journey card is (its first line)."""
+    card = body.split(b'<ol class="journey">', 1)[1].split(b"</ol>", 1)[0]
+    return [_what(item) for item in card.split(b"<li")[1:]]
+
+
+def _what(item: bytes) -> str:
+    found = re.search(rb'<p class="what">([^<]*)</p>', item)
+    assert found, "every journey step says what it was"
+    return found.group(1).decode("utf-8")
 
 
 def _engine(site: Site) -> Engine:
@@ -196,6 +210,44 @@ def test_head_requests_are_not_scans(site: Site) -> None:
     code = site.fresh_code()
     assert site.client().head(f"/S/{code}").status_code == 200
     assert _state(site, code) is None
+
+
+@pytest.mark.parametrize(
+    "agent",
+    [
+        "facebookexternalhit/1.1 (+http://www.facebook.com/externalhit_uatext.php)",
+        "TelegramBot (like TwitterBot)",
+        "WhatsApp/2.24.6.77 A",
+        "Mozilla/5.0 (compatible; coccocbot-web/1.0; +http://help.coccoc.com/searchengine)",
+        "Slackbot-LinkExpanding 1.0 (+https://api.slack.com/robots)",
+    ],
+)
+def test_link_preview_fetchers_get_the_page_but_are_not_scans(site: Site, agent: str) -> None:
+    code = site.fresh_code()
+    response = site.client().get(f"/S/{code}", headers={"User-Agent": agent})
+    assert response.status_code == 200
+    assert tag_text(response.data, "h1") == "Chính hãng"
+    assert _state(site, code) is None
+
+
+@pytest.mark.parametrize(
+    "agent",
+    [
+        # Zalo's and Messenger's in-app browsers are people who scanned the stamp.
+        "Mozilla/5.0 (Linux; Android 13; SM-A146P) AppleWebKit/537.36 (KHTML, like Gecko) "
+        "Chrome/120.0 Mobile Safari/537.36 Zalo android/12100",
+        "Mozilla/5.0 (iPhone; CPU iPhone OS 17_2 like Mac OS X) AppleWebKit/605.1.15 "
+        "(KHTML, like Gecko) Mobile/15E148 [FBAN/MessengerForiOS;FBAV/445.0]",
+        "Mozilla/5.0 (Linux; Android 12; CUBOT X50) AppleWebKit/537.36 (KHTML, like Gecko) "
+        "Chrome/119.0 Mobile Safari/537.36",
+    ],
+)
+def test_phones_and_in_app_browsers_are_scans(site: Site, agent: str) -> None:
+    code = site.fresh_code()
+    assert site.client().get(f"/S/{code}", headers={"User-Agent": agent}).status_code == 200
+    recorded = _state(site, code)
+    assert recorded is not None
+    assert recorded.scan_count == 1
 
 
 def test_many_scans_make_a_stamp_suspicious(site: Site) -> None:
@@ -439,3 +491,54 @@ def test_wsgi_module_builds_the_app_from_the_environment(
         with module.app.app_context():
             state().engine.dispose()
         sys.modules.pop("agritrace.web.wsgi", None)
+
+
+# -- what the page keeps between scans ----------------------------------------------------------
+
+
+def test_the_page_follows_a_recall_made_after_it_was_shown(backend: str, tmp_path: Path) -> None:
+    """The lot's cards are rendered once per lot and language and reused; a recall recorded
+    after the page was shown (in both languages) must still show on the next scan."""
+    with build_site(backend, tmp_path) as site:
+        code = site.fresh_code()
+        before = {lang: site.client().get(f"/S/{code}?lang={lang}").data for lang in ("vi", "en")}
+        assert tag_text(before["vi"], "h1") == "Chính hãng"
+        assert tag_text(before["en"], "h1") == "Genuine"
+        assert "Cấp tem truy xuất" in page_text(before["vi"])
+        assert "Stamps issued" in page_text(before["en"])
+        with site.sessions() as session:
+            recalls.recall_lot(
+                session,
+                lot_ref="HD-VAI-01/L2026-001",
+                reason="Kiểm tra lại dư lượng",
+                signer=site.ring.active_signer(KeyPurpose.STAMP),
+                now=utcnow(),
+            )
+        after = {lang: site.client().get(f"/S/{code}?lang={lang}").data for lang in ("vi", "en")}
+        assert tag_text(after["vi"], "h1") == "Đã thu hồi"
+        assert tag_text(after["en"], "h1") == "Recalled"
+        # The journey card was rendered anew: it gained the recall step, in each language.
+        for lang, label in (("vi", "Thu hồi"), ("en", "Recalled")):
+            old_steps, new_steps = _journey(before[lang]), _journey(after[lang])
+            assert len(new_steps) == len(old_steps) + 1
+            assert label not in old_steps
+            assert label in new_steps
+        assert "Lý do thu hồi: Kiểm tra lại dư lượng" in page_text(after["vi"])
+
+
+def test_each_open_of_the_page_by_a_new_visitor_counts_once(backend: str, tmp_path: Path) -> None:
+    """Visitors without the cookie each count (the count path commits in one statement on
+    PostgreSQL, outside any transaction); the same visitor reopening the page does not."""
+    with build_site(backend, tmp_path) as site:
+        code = site.fresh_code()
+        for expected in range(1, 6):
+            site.client().get(f"/S/{code}")
+            found = _state(site, code)
+            assert found is not None
+            assert found.scan_count == expected
+        returning = site.client()
+        returning.get(f"/S/{code}")
+        returning.get(f"/S/{code}?lang=en")
+        found = _state(site, code)
+        assert found is not None
+        assert found.scan_count == 6
