@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -70,49 +71,47 @@ def test_foreign_keys_are_enforced(session: Session) -> None:
         )
 
 
-def _terminate(url: str, pid: int) -> None:
-    """Close a backend from the server side, as a restart or an idle timeout would."""
+def _backend_pid(engine: Engine) -> int:
+    with engine.connect() as conn:
+        pid: int = conn.execute(text("SELECT pg_backend_pid()")).scalar_one()
+    return pid
+
+
+@pytest.fixture
+def killed_pool() -> Iterator[tuple[Engine, int]]:
+    """A one-connection PostgreSQL pool whose connection the server has just closed (as a
+    restart or an idle timeout would), and the pid that connection had."""
+    url = require_postgres()
+    engine = make_engine(url, pool_size=1, max_overflow=0)
     admin = make_engine(url)
     try:
+        pid = _backend_pid(engine)
         with admin.connect() as conn:
             conn.execute(text("SELECT pg_terminate_backend(:pid)"), {"pid": pid})
+        yield engine, pid
     finally:
         admin.dispose()
+        engine.dispose()
 
 
 def test_an_idle_pooled_connection_killed_by_the_server_is_replaced_unnoticed(
-    monkeypatch: pytest.MonkeyPatch,
+    killed_pool: tuple[Engine, int], monkeypatch: pytest.MonkeyPatch
 ) -> None:
     """PostgreSQL connections are pinged before reuse only after sitting idle; one the server
-    closed meanwhile (a restart, an idle timeout) is replaced and the query still works."""
-    url = require_postgres()
-    engine = make_engine(url, pool_size=1, max_overflow=0)
-    try:
-        with engine.connect() as conn:
-            first_pid = conn.execute(text("SELECT pg_backend_pid()")).scalar_one()
-        _terminate(url, first_pid)
-        # The connection went back to the pool just now; pretend it has been idle a while.
-        monkeypatch.setattr(db_module, "PING_AFTER_IDLE_S", 0.0)
-        with engine.connect() as conn:
-            second_pid = conn.execute(text("SELECT pg_backend_pid()")).scalar_one()
-        assert second_pid != first_pid
-    finally:
-        engine.dispose()
+    closed meanwhile is replaced and the query still works."""
+    engine, old_pid = killed_pool
+    # The connection went back to the pool just now; pretend it has been idle a while.
+    monkeypatch.setattr(db_module, "PING_AFTER_IDLE_S", 0.0)
+    assert _backend_pid(engine) != old_pid
 
 
-def test_a_busy_pooled_connection_is_reused_without_a_ping() -> None:
+def test_a_busy_pooled_connection_is_reused_without_a_ping(
+    killed_pool: tuple[Engine, int],
+) -> None:
     """Under load a connection comes back within milliseconds and is used without a ping:
-    shown by killing its backend in between, which the next query then meets (the pool
-    drops the dead connection, so the query after that works again)."""
-    url = require_postgres()
-    engine = make_engine(url, pool_size=1, max_overflow=0)
-    try:
-        with engine.connect() as conn:
-            first_pid = conn.execute(text("SELECT pg_backend_pid()")).scalar_one()
-        _terminate(url, first_pid)
-        with pytest.raises(OperationalError), engine.connect() as conn:
-            conn.execute(text("SELECT pg_backend_pid()"))
-        with engine.connect() as conn:
-            assert conn.execute(text("SELECT pg_backend_pid()")).scalar_one() != first_pid
-    finally:
-        engine.dispose()
+    the next query meets the dead connection (a 503 on the web), and the pool drops it, so
+    the query after that works again."""
+    engine, old_pid = killed_pool
+    with pytest.raises(OperationalError):
+        _backend_pid(engine)
+    assert _backend_pid(engine) != old_pid
