@@ -169,7 +169,9 @@ def rotate_key() -> ResponseReturnValue:
         purpose = KeyPurpose(raw)
     except ValueError:
         return _page(
-            error=InvalidInputError(f"unknown key purpose {raw!r}"), status=422, form="keys"
+            error=InvalidInputError(key="keys.purpose_unknown", purpose=raw),
+            status=422,
+            form="keys",
         )
     try:
         ring().rotate(purpose)

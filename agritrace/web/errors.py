@@ -11,7 +11,9 @@ Paths under ``/api/``, ``/ledger/`` and ``/.well-known/`` get ``application/prob
 simple facts for 4xx); every other path gets an HTML page in the visitor's language. The
 ``type`` of an agritrace error is ``<site>/problems/<slug>``, a page that describes it;
 HTTP errors without more to say use ``about:blank`` (RFC 9457 section 4.2.1). Details of 5xx
-errors (database messages, paths) are logged, never shown.
+errors (database messages, paths) are logged, never shown. Problem documents are in English
+(the error's own message); a page shows an error raised with a message key in the visitor's
+language (:func:`agritrace.web.i18n.error_message`).
 """
 
 from __future__ import annotations
@@ -25,7 +27,13 @@ from werkzeug.http import HTTP_STATUS_CODES
 
 from agritrace.errors import AgritraceError
 from agritrace.web import state
-from agritrace.web.i18n import current_language, has_message, translate
+from agritrace.web.i18n import (
+    current_language,
+    error_language,
+    error_message,
+    has_message,
+    translate,
+)
 
 __all__ = ["PROBLEM_PATHS", "PROBLEM_TYPES", "init_app", "wants_problem_json"]
 
@@ -114,10 +122,19 @@ def _phrase(status: int) -> str:
     return HTTP_STATUS_CODES.get(status, "Error")
 
 
-def _page(status: int, *, detail: str | None, retry_after: int | None = None) -> Response:
+def _page(
+    status: int,
+    *,
+    detail: str | None,
+    retry_after: int | None = None,
+    error: AgritraceError | None = None,
+) -> Response:
     lang = current_language()
     key = f"error.{status}" if has_message(f"error.{status}") else "error.other"
     message = translate(lang, key, seconds=retry_after or 60)
+    detail_lang = lang
+    if detail is not None and error is not None:
+        detail, detail_lang = error_message(lang, error), error_language(lang, error)
     try:
         html = render_template(
             "error.html",
@@ -125,6 +142,7 @@ def _page(status: int, *, detail: str | None, retry_after: int | None = None) ->
             title=translate(lang, "error.title"),
             message=message,
             detail=detail,
+            detail_lang=detail_lang,
         )
     except Exception:  # the error page itself must never fail
         current_app.logger.exception("the error page could not be rendered")
@@ -139,11 +157,12 @@ def _respond(
     detail: str | None,
     extra: dict[str, Any] | None = None,
     retry_after: int | None = None,
+    error: AgritraceError | None = None,
 ) -> Response:
     if wants_problem_json():
         response = _problem(status, slug=slug, detail=detail, extra=extra)
     else:
-        response = _page(status, detail=detail, retry_after=retry_after)
+        response = _page(status, detail=detail, retry_after=retry_after, error=error)
     response.headers["Cache-Control"] = "no-store"
     if retry_after is not None:
         response.headers["Retry-After"] = str(retry_after)
@@ -156,7 +175,7 @@ def _agritrace_error(error: AgritraceError) -> Response:
         current_app.logger.warning("%s on %s: %s", error.slug, request.path, error.message)
         # Only what an operator of the site must do is said; database details never are.
         shown = error.message if error.slug == "key-ring-unavailable" else None
-        return _respond(status, slug=error.slug, detail=shown)
+        return _respond(status, slug=error.slug, detail=shown, error=error)
     retry_after = error.facts.get("retry_after")
     response = _respond(
         status,
@@ -164,6 +183,7 @@ def _agritrace_error(error: AgritraceError) -> Response:
         detail=error.message,
         extra=_facts(error),
         retry_after=retry_after if isinstance(retry_after, int) else None,
+        error=error,
     )
     if status == 401 and wants_problem_json():
         response.headers["WWW-Authenticate"] = 'Bearer realm="agritrace"'

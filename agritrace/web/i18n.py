@@ -5,6 +5,12 @@ Templates call ``t(key, **values)``; a key missing from a language falls back to
 then to the key itself. Values are inserted with :meth:`str.format` into plain text, and
 Jinja escapes the result, so a name containing ``<`` stays text.
 
+Service errors raised with a message key (:class:`~agritrace.errors.AgritraceError`) are
+shown with :func:`error_message` (templates: ``error_text(error)``): the key's text in the
+page's language (``err.<key>``: English from :mod:`agritrace.messages`, Vietnamese from
+:mod:`agritrace.web.i18n_errors`) filled in with the error's facts, the field it names and
+its dates in that language too. An error without a key keeps its English message.
+
 The language is, in order: ``?lang=vi|en`` (remembered in a ``lang`` cookie for a year),
 the ``lang`` cookie, the browser's ``Accept-Language``, and Vietnamese.
 """
@@ -17,11 +23,18 @@ from zoneinfo import ZoneInfo
 
 from flask import Flask, Response, g, request
 
+from agritrace.errors import AgritraceError
+from agritrace.messages import ERROR_MESSAGES
+from agritrace.web.i18n_errors import ERRORS_VI, FIELDS_VI
+
 __all__ = [
     "DEFAULT_LANGUAGE",
+    "FIELD_NAMES",
     "LANGUAGES",
     "MESSAGES",
     "current_language",
+    "error_language",
+    "error_message",
     "format_date",
     "format_datetime",
     "format_number",
@@ -642,6 +655,10 @@ EN: dict[str, str] = {
     "error.401": "You need to sign in.",
 }
 
+# Service errors, as err.<key>.
+VI.update({f"err.{key}": text for key, text in ERRORS_VI.items()})
+EN.update({f"err.{key}": text for key, text in ERROR_MESSAGES.items()})
+
 MESSAGES: dict[str, dict[str, str]] = {"vi": VI, "en": EN}
 
 
@@ -654,6 +671,41 @@ def translate(lang: str, key: str, **values: Any) -> str:
         return template.format(**values)
     except (KeyError, IndexError, ValueError):
         return template
+
+
+#: The names of form fields (an error's ``field`` fact) in languages other than English.
+FIELD_NAMES: dict[str, dict[str, str]] = {"vi": FIELDS_VI}
+
+
+def _fact(lang: str, name: str, value: Any) -> Any:
+    """A fact as a message in ``lang`` shows it. The English messages name fields, roles and
+    steps as the code does (``harvest date``, ``inspector``); other languages translate them."""
+    if lang != "en" and isinstance(value, str):
+        if name == "field":
+            return FIELD_NAMES.get(lang, {}).get(value, value)
+        if name in ("role", "step"):
+            return MESSAGES.get(lang, EN).get(f"{name}.{value}", value)
+    if isinstance(value, dt.date) and not isinstance(value, dt.datetime):
+        return format_date(value, lang)
+    return value
+
+
+def error_message(lang: str, error: AgritraceError) -> str:
+    """What ``error`` says in ``lang``: its key's text filled in with its facts (fields,
+    roles, steps and dates in ``lang``), or its own English message when it has no key."""
+    template = MESSAGES.get(lang, EN).get(f"err.{error.key}") if error.key else None
+    if template is None:
+        return error.message
+    facts = {name: _fact(lang, name, value) for name, value in error.facts.items()}
+    try:
+        return template.format_map(facts)
+    except (KeyError, IndexError, ValueError):
+        return error.message
+
+
+def error_language(lang: str, error: AgritraceError) -> str:
+    """The language :func:`error_message` answers in (English for an error without a key)."""
+    return lang if error.key and f"err.{error.key}" in MESSAGES.get(lang, EN) else "en"
 
 
 def has_message(key: str) -> bool:
@@ -739,6 +791,8 @@ def init_app(app: Flask, zone: ZoneInfo) -> None:
             "day": lambda d: format_date(d, lang),
             "number": lambda n: format_number(n, lang),
             "has_message": has_message,
+            "error_text": lambda error: error_message(lang, error),
+            "error_lang": lambda error: error_language(lang, error),
             "label": lambda group, slug: (
                 translate(lang, f"{group}.{slug}") if has_message(f"{group}.{slug}") else slug
             ),

@@ -152,7 +152,7 @@ def check_csrf() -> None:
     expected = session.get(_CSRF_KEY)
     sent = request.form.get(_CSRF_KEY, "")
     if not isinstance(expected, str) or not hmac.compare_digest(expected, sent):
-        raise CsrfError("the form expired or did not come from this site: reload the page")
+        raise CsrfError(key="web.csrf")
 
 
 def _headers(behind_tls: bool) -> Callable[[Response], Response]:
@@ -188,7 +188,5 @@ def init_app(app: Flask, *, behind_tls: bool, limiter: RateLimiter) -> None:
             return None
         retry_after = limiter.hit(group, request.remote_addr or "unknown")
         if retry_after is not None:
-            raise RateLimitedError(
-                "too many requests from this client: try again shortly", retry_after=retry_after
-            )
+            raise RateLimitedError(key="web.rate_limited", retry_after=retry_after)
         return None

@@ -45,11 +45,9 @@ def _b64(data: bytes) -> str:
 def _whole(raw: str | None, name: str) -> int:
     """A non-negative whole number from a query or path parameter (at most 18 digits)."""
     if raw is None or raw == "":
-        raise InvalidInputError(f"the parameter {name!r} is required", parameter=name)
+        raise InvalidInputError(key="input.parameter_required", parameter=name)
     if not _WHOLE.fullmatch(raw):
-        raise InvalidInputError(
-            f"the parameter {name!r} must be a whole number, not {raw[:40]!r}", parameter=name
-        )
+        raise InvalidInputError(key="input.parameter_whole_number", parameter=name, raw=raw[:40])
     return int(raw)
 
 
@@ -68,7 +66,7 @@ def keys() -> Response:
 def revocations() -> Response:
     document = latest_revocations(db())
     if document is None:
-        raise NotFoundError("no revocation list has been signed yet")
+        raise NotFoundError(key="ledger.no_revocations")
     return _json(document, max_age_s=60)
 
 
@@ -76,7 +74,7 @@ def revocations() -> Response:
 def checkpoint() -> Response:
     latest = store.latest_checkpoint(db())
     if latest is None:
-        raise NotFoundError("no checkpoint has been signed yet")
+        raise NotFoundError(key="ledger.no_checkpoint")
     response = Response(latest.note, mimetype="text/plain")
     response.headers["Cache-Control"] = "public, max-age=10"
     return response
