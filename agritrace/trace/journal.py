@@ -73,7 +73,10 @@ def bundle(
         raise InvalidInputError(key="ledger.bundle_empty")
     wanted = sorted(set(indices))
     for index in wanted:
-        store.get_entry(session, index)  # NotFoundError names a missing index
+        try:
+            store.get_entry(session, index)
+        except NotFoundError as exc:  # said again with a message key, for pages
+            raise NotFoundError(key="ledger.no_entry", index=index) from exc
     checkpoint = checkpoint_covering(session, wanted[-1] + 1, origin=origin, ring=ring)
     entries = [
         BundleEntry(

@@ -8,7 +8,9 @@
 
 Paths under ``/api/``, ``/ledger/`` and ``/.well-known/`` get ``application/problem+json``
 (RFC 9457: ``type``, ``title``, ``status``, ``detail``, ``instance``, plus the error's
-simple facts for 4xx); every other path gets an HTML page in the visitor's language. The
+simple facts for 4xx); every other path gets an HTML page in the visitor's language. Paths
+that also answer browsers with a page (:data:`NEGOTIATED_PATHS`, the ledger's entries) give
+a page to a client that prefers one (:func:`prefers_html`) and JSON to any other. The
 ``type`` of an agritrace error is ``<site>/problems/<slug>``, a page that describes it;
 HTTP errors without more to say use ``about:blank`` (RFC 9457 section 4.2.1). Details of 5xx
 errors (database messages, paths) are logged, never shown. Problem documents are in English
@@ -35,10 +37,21 @@ from agritrace.web.i18n import (
     translate,
 )
 
-__all__ = ["PROBLEM_PATHS", "PROBLEM_TYPES", "init_app", "wants_problem_json"]
+__all__ = [
+    "NEGOTIATED_PATHS",
+    "PROBLEM_PATHS",
+    "PROBLEM_TYPES",
+    "init_app",
+    "prefers_html",
+    "wants_problem_json",
+]
 
 #: Paths whose errors are RFC 9457 JSON documents rather than pages.
 PROBLEM_PATHS = ("/api/", "/ledger/", "/.well-known/")
+#: Paths of :data:`PROBLEM_PATHS` that answer a browser with a page (content negotiation).
+NEGOTIATED_PATHS = ("/ledger/entries/",)
+#: Values of the ``format`` query parameter that override the Accept header.
+FORMATS = ("html", "json")
 
 #: Problem types this site defines, by slug: what ``/problems/<slug>`` describes.
 PROBLEM_TYPES: dict[str, tuple[str, str]] = {
@@ -85,7 +98,21 @@ def describe(slug: str) -> tuple[str, int]:
     return render_template("error.html", status=None, title=title, message=text, detail=None), 200
 
 
+def prefers_html() -> bool:
+    """Whether the client asked for a page rather than JSON: ``?format=html``, or, without a
+    ``format``, an Accept header that ranks ``text/html`` strictly above ``application/json``
+    (as browsers send). No Accept header, ``*/*`` or a tie mean JSON, so API clients keep
+    getting what they always got."""
+    chosen = request.args.get("format")
+    if chosen in FORMATS:
+        return chosen == "html"
+    accept = request.accept_mimetypes
+    return accept.quality("text/html") > accept.quality("application/json")
+
+
 def wants_problem_json() -> bool:
+    if request.path.startswith(NEGOTIATED_PATHS) and prefers_html():
+        return False
     return request.path.startswith(PROBLEM_PATHS)
 
 
@@ -164,6 +191,8 @@ def _respond(
     else:
         response = _page(status, detail=detail, retry_after=retry_after, error=error)
     response.headers["Cache-Control"] = "no-store"
+    if request.path.startswith(NEGOTIATED_PATHS):
+        response.vary.add("Accept")
     if retry_after is not None:
         response.headers["Retry-After"] = str(retry_after)
     return response

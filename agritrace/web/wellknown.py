@@ -10,25 +10,34 @@
 * ``/ledger/proof/inclusion?index=&size=``: RFC 9162 inclusion proof of one entry.
 * ``/ledger/proof/consistency?old=&new=``: RFC 9162 consistency proof between two sizes.
 * ``/ledger/entries/<index>``: one entry's exact bytes and its proof against the latest
-  checkpoint that covers it.
+  checkpoint that covers it. Content-negotiated: a browser (an Accept header that ranks
+  ``text/html`` above ``application/json``) gets a page in its language that says what the
+  entry records, and whether this server verified its proof (the checkpoint's signature with
+  the published keys, then :func:`agritrace.ledger.merkle.verify_inclusion`); every other
+  client, and ``?format=json``, gets the JSON (``?format=html`` asks for the page). A
+  ``back=/S/<code>`` parameter (a stamp page's path, nothing else) links back to the stamp.
+* ``/ledger/entries/<index>/bundle``: that entry's proof bundle (``agritrace-proof-bundle/v1``)
+  as a download, verifiable offline with ``agritrace ledger verify-bundle``.
 
 Hashes are standard base64. Bad parameters answer 422 (or 404 for a missing record) as RFC
-9457 problem documents.
+9457 problem documents, or as pages for a browser on the entry paths.
 """
 
 from __future__ import annotations
 
 import base64
+import json
 import re
 from typing import Any
 
-from flask import Blueprint, Response, jsonify, request
+from flask import Blueprint, Response, jsonify, render_template, request
 
 from agritrace.errors import InvalidInputError, NotFoundError
 from agritrace.ledger import store
-from agritrace.trace import journal
+from agritrace.trace import journal, overview, provenance
 from agritrace.trace.recalls import latest_revocations
 from agritrace.web import db, state
+from agritrace.web.errors import FORMATS, prefers_html
 
 __all__ = ["bp"]
 
@@ -36,6 +45,8 @@ bp = Blueprint("wellknown", __name__)
 
 _WHOLE = re.compile(r"[0-9]{1,18}")
 _IMMUTABLE_S = 24 * 3600
+#: A stamp page's path, the only place an entry page links back to.
+_STAMP_PATH = re.compile(r"/[Ss]/[A-Za-z0-9]{1,200}")
 
 
 def _b64(data: bytes) -> str:
@@ -117,9 +128,71 @@ def consistency() -> Response:
     return _json(body, max_age_s=_IMMUTABLE_S)
 
 
+def _format() -> None:
+    chosen = request.args.get("format")
+    if chosen is not None and chosen not in FORMATS:
+        raise InvalidInputError(
+            key="input.parameter_choice",
+            parameter="format",
+            choices=", ".join(FORMATS),
+            raw=chosen[:20],
+        )
+
+
+def _back(raw: str | None) -> str | None:
+    """The stamp page to link back to: a same-site ``/S/<code>`` path, else nothing (so
+    the link can never lead to another site)."""
+    return raw if raw is not None and _STAMP_PATH.fullmatch(raw) else None
+
+
 @bp.get("/ledger/entries/<raw_index>")
 def entry(raw_index: str) -> Response:
     index = _whole(raw_index, "index")
+    _format()
+    response = _entry_page(index) if prefers_html() else _entry_json(index)
+    response.vary.add("Accept")
+    return response
+
+
+def _entry_page(index: int) -> Response:
+    web = state()
+    found, check = overview.check_entry(
+        db(), index, verifiers=journal.verifiers(web.settings.origin, web.keys.infos())
+    )
+    content = found.content.decode("utf-8")
+    try:
+        body = json.loads(content)
+    except ValueError:  # every entry is canonical JSON; a page is still owed
+        body = None
+    html = render_template(
+        "ledger/entry.html",
+        entry=found,
+        content=content,
+        described=provenance.describe_entry(index, body) if isinstance(body, dict) else None,
+        check=check,
+        back=_back(request.args.get("back")),
+        b64=_b64,
+    )
+    response = Response(html, mimetype="text/html")
+    # The page is in the visitor's language: browsers may keep it, shared caches may not.
+    response.headers["Cache-Control"] = "private, max-age=60"
+    return response
+
+
+@bp.get("/ledger/entries/<raw_index>/bundle")
+def entry_bundle(raw_index: str) -> Response:
+    """The entry's one-entry proof bundle, as a file to keep and verify offline."""
+    index = _whole(raw_index, "index")
+    document = journal.bundle(db(), [index], origin=state().settings.origin, ring=None)
+    content = json.dumps(document, ensure_ascii=False, indent=1).encode("utf-8")
+    response = Response(content, mimetype="application/json")
+    name = f"agritrace-entry-{index}.bundle.json"
+    response.headers["Content-Disposition"] = f'attachment; filename="{name}"'
+    response.headers["Cache-Control"] = "public, max-age=60"
+    return response
+
+
+def _entry_json(index: int) -> Response:
     session = db()
     stored = store.get_entry(session, index)
     try:

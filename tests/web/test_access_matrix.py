@@ -106,6 +106,8 @@ ROUTES = [
     Route("sign-in page", "GET", lambda p: "/sign-in", frozenset(ROLES)),
     Route("api openapi", "GET", lambda p: "/api/v1/openapi.json", frozenset(ROLES)),
     Route("api stamp check", "GET", lambda p: f"/api/v1/stamps/{p.site.genuine}", frozenset(ROLES)),
+    Route("ledger entry page", "GET", lambda p: "/ledger/entries/0?format=html", frozenset(ROLES)),
+    Route("ledger entry bundle", "GET", lambda p: "/ledger/entries/0/bundle", frozenset(ROLES)),
     # facility portal
     Route("portal home", "GET", lambda p: "/portal/", OPERATORS),
     Route("new lot form", "GET", lambda p: "/portal/lots/new", OPERATORS),

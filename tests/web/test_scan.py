@@ -84,7 +84,7 @@ def test_genuine_stamp_page_puts_the_verdict_first_in_vietnamese(
 def test_each_journey_step_links_to_its_ledger_proof(site: Site, client: FlaskClient) -> None:
     body = client.get(f"/S/{site.genuine}").data
     for index in [*site.journey_indices, site.genuine_batch["ledger_index"]]:
-        assert f'href="/ledger/entries/{index}"'.encode() in body
+        assert f'href="/ledger/entries/{index}?back=/S/{site.genuine}"'.encode() in body
         assert f"Sổ cái #{index}" in page_text(body)
         assert client.get(f"/ledger/entries/{index}").status_code == 200
 
