@@ -10,7 +10,8 @@ services with a Session.
 - **API tokens** (:func:`create_token`): ``agt_`` + 32 random bytes (base64url), shown once;
   only its SHA-256 is stored, with its owner, name, creation, last use and revocation. A
   token acts with its user's role and facility, and stops working when either is revoked or
-  deactivated.
+  deactivated. Owners list and revoke their own (:func:`list_tokens`); an administrator
+  pages through everyone's (:func:`tokens_page`) and revokes any (:func:`revoke_token`).
 - **Scopes** (:func:`check_facility`): an operator acts only for its own facility.
 - **Audit runs** (:class:`AuditRun`): when the ledger was last audited, by whom, how far a
   running audit has got, and what it found.
@@ -26,7 +27,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from sqlalchemy import BigInteger, ForeignKey, LargeBinary, String, Text, select, update
-from sqlalchemy.orm import Mapped, Session, mapped_column, relationship
+from sqlalchemy.orm import Mapped, Session, mapped_column, relationship, selectinload
 
 from agritrace.db import Base, UTCDateTime, begin_write
 from agritrace.errors import ConflictError, InvalidInputError, NotFoundError, PermissionDeniedError
@@ -59,6 +60,7 @@ __all__ = [
     "sign_in",
     "start_audit_run",
     "token_record",
+    "tokens_page",
     "update_user",
     "user_for_token",
 ]
@@ -272,8 +274,24 @@ def list_tokens(session: Session, *, user: User | None = None) -> list[ApiToken]
     return list(session.scalars(query))
 
 
+def tokens_page(session: Session, *, before: int | None, limit: int) -> list[ApiToken]:
+    """Every user's tokens, newest first, with ids below ``before`` (None: from the newest):
+    one keyset page of at most ``limit``, each with its owner and the owner's facility
+    loaded (for the administrator's list)."""
+    query = (
+        select(ApiToken)
+        .options(selectinload(ApiToken.user).selectinload(User.facility))
+        .order_by(ApiToken.id.desc())
+        .limit(limit)
+    )
+    if before is not None:
+        query = query.where(ApiToken.id < before)
+    return list(session.scalars(query))
+
+
 def revoke_token(session: Session, *, token_id: int, actor: User, now: dt.datetime) -> ApiToken:
-    """Revoke a token: its owner or an administrator may. Commits."""
+    """Revoke a token: its owner or an administrator may. Commits. Raises NotFoundError for
+    a token that does not exist or that ``actor`` may not see, ConflictError if revoked."""
     begin_write(session)
     token = session.get(ApiToken, token_id)
     if token is None or (token.user_id != actor.id and actor.role is not Role.ADMIN):

@@ -352,6 +352,19 @@ VI: dict[str, str] = {
     "admin.purpose": "Mục đích",
     "admin.rotate": "Thay khóa",
     "admin.rotate_hint": "Khóa cũ được giữ lại để xác minh tem và điểm kiểm tra đã ký.",
+    "admin.tokens": "Khóa API của người dùng",
+    "admin.all_tokens": "Xem và thu hồi khóa API của mọi người dùng",
+    "admin.tokens_hint": "Mỗi khóa API dùng /api/v1 với vai trò và cơ sở hiện tại của người sở "
+    "hữu, và thôi hoạt động khi bị thu hồi hoặc khi tài khoản bị khóa. Khóa bí mật không được "
+    "lưu và không bao giờ hiện ở đây: chỉ có vài ký tự đầu để nhận ra khóa.",
+    "admin.never_expires": "Không hết hạn",
+    "admin.revoked_at": "Đã thu hồi lúc {time}",
+    "admin.owner_inactive": "Không dùng được: tài khoản đã bị khóa",
+    "admin.token_revoked": "Đã thu hồi khóa API #{id}.",
+    "admin.revoke_label": "Thu hồi khóa {name} của {user}",
+    "col.owner": "Người sở hữu",
+    "col.acts_as": "Quyền (vai trò · cơ sở)",
+    "col.expires": "Hết hạn",
     "error.401": "Bạn cần đăng nhập.",
     # ledger entry page
     "entry.title": "Mục sổ cái #{index}",
@@ -693,6 +706,20 @@ EN: dict[str, str] = {
     "admin.purpose": "Purpose",
     "admin.rotate": "Rotate key",
     "admin.rotate_hint": "Old keys stay to verify the stamps and checkpoints they signed.",
+    "admin.tokens": "Users' API tokens",
+    "admin.all_tokens": "See and revoke every user's API tokens",
+    "admin.tokens_hint": "An API token uses /api/v1 with its owner's current role and "
+    "facility, and stops working when it is revoked or the account is deactivated. Token "
+    "secrets are not stored and never shown here: only their first characters, to tell "
+    "them apart.",
+    "admin.never_expires": "Never",
+    "admin.revoked_at": "Revoked {time}",
+    "admin.owner_inactive": "Unusable: the account is deactivated",
+    "admin.token_revoked": "API token #{id} revoked.",
+    "admin.revoke_label": "Revoke the token {name} of {user}",
+    "col.owner": "Owner",
+    "col.acts_as": "Acts as (role · facility)",
+    "col.expires": "Expires",
     "error.401": "You need to sign in.",
     # ledger entry page
     "entry.title": "Ledger entry #{index}",
