@@ -10,7 +10,9 @@ from __future__ import annotations
 import base64
 import datetime as dt
 import html
+import random
 import re
+import string
 from pathlib import Path
 
 import pytest
@@ -277,6 +279,32 @@ def test_a_missing_entry_has_no_bundle(client: FlaskClient) -> None:
     page = client.get("/ledger/entries/99999999/bundle?lang=vi", headers=BROWSER)
     assert page.status_code == 404
     assert "sổ cái không có mục #99999999" in page_text(page.data)
+
+
+def test_random_indexes_formats_and_backs_never_fail_nor_lead_away(
+    site: Site, client: FlaskClient
+) -> None:
+    from urllib.parse import quote
+
+    rng = random.Random(20261126)
+    odd = string.printable + "ĐđẠạ/\\:@%?#&=.\u202e😀"
+    for _ in range(300):
+        index = rng.choice(
+            [str(rng.randrange(0, 30)), "".join(rng.choice(odd) for _ in range(rng.randint(0, 12)))]
+        )
+        back = "".join(rng.choice(odd) for _ in range(rng.randint(0, 40)))
+        query = {"back": rng.choice([back, "/S/" + back, f"/S/{site.genuine}"])}
+        chosen = rng.choice([None, "html", "json", "xml", ""])
+        if chosen is not None:
+            query["format"] = chosen
+        headers = rng.choice([BROWSER, {"Accept": "application/json"}, {}])
+        response = client.get(
+            f"/ledger/entries/{quote(index, safe='')}", query_string=query, headers=headers
+        )
+        assert response.status_code < 500, (index, query)
+        link = re.search(r'class="back" href="([^"]+)"', response.get_data(as_text=True))
+        if link is not None:
+            assert re.fullmatch(r"/[Ss]/[A-Za-z0-9]{1,200}", html.unescape(link.group(1)))
 
 
 # -- what the page says when the proof does not hold -----------------------------------------
