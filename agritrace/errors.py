@@ -57,7 +57,7 @@ class AgritraceError(Exception):
         text = message if message is not None else render_message(str(key), facts)
         super().__init__(text)
         self.message = text
-        self.key = key
+        self.key: str | None = key
         self.facts: dict[str, Any] = facts
         for name, value in facts.items():
             setattr(self, name, value)
