@@ -10,7 +10,8 @@ services with a Session.
 - **API tokens** (:func:`create_token`): ``agt_`` + 32 random bytes (base64url), shown once;
   only its SHA-256 is stored, with its owner, name, creation, last use and revocation. A
   token acts with its user's role and facility, and stops working when either is revoked or
-  deactivated.
+  deactivated. Owners list and revoke their own (:func:`list_tokens`); an administrator
+  pages through everyone's (:func:`tokens_page`) and revokes any (:func:`revoke_token`).
 - **Scopes** (:func:`check_facility`): an operator acts only for its own facility.
 - **Audit runs** (:class:`AuditRun`): when the ledger was last audited, by whom, how far a
   running audit has got, and what it found.
@@ -26,7 +27,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from sqlalchemy import BigInteger, ForeignKey, LargeBinary, String, Text, select, update
-from sqlalchemy.orm import Mapped, Session, mapped_column, relationship
+from sqlalchemy.orm import Mapped, Session, mapped_column, relationship, selectinload
 
 from agritrace.db import Base, UTCDateTime, begin_write
 from agritrace.errors import ConflictError, InvalidInputError, NotFoundError, PermissionDeniedError
@@ -59,6 +60,7 @@ __all__ = [
     "sign_in",
     "start_audit_run",
     "token_record",
+    "tokens_page",
     "update_user",
     "user_for_token",
 ]
@@ -159,15 +161,12 @@ def sign_in(session: Session, username: str, password: str, *, now: dt.datetime)
     if user is None or not user.active:
         session.rollback()
         _burn_password_work(password)
-        raise SignInFailedError("wrong username or password")
+        raise SignInFailedError(key="signin.failed")
     locked_until = _aware(user.locked_until)
     if locked_until is not None and locked_until > now:
         session.rollback()
         wait = int((locked_until - now).total_seconds()) + 1
-        raise LockedOutError(
-            f"too many failed sign-ins: this account is locked for {wait // 60 + 1} minutes",
-            retry_after=wait,
-        )
+        raise LockedOutError(key="signin.locked", minutes=wait // 60 + 1, retry_after=wait)
     if not verify_password(password, user.password_hash):
         user.failed_logins += 1
         locked = user.failed_logins >= MAX_FAILED_SIGN_INS
@@ -177,11 +176,11 @@ def sign_in(session: Session, username: str, password: str, *, now: dt.datetime)
         session.commit()
         if locked:
             raise LockedOutError(
-                f"too many failed sign-ins: this account is locked for "
-                f"{int(LOCKOUT.total_seconds() // 60)} minutes",
+                key="signin.locked",
+                minutes=int(LOCKOUT.total_seconds() // 60),
                 retry_after=int(LOCKOUT.total_seconds()),
             )
-        raise SignInFailedError("wrong username or password")
+        raise SignInFailedError(key="signin.failed")
     user.failed_logins = 0
     user.locked_until = None
     session.commit()
@@ -191,7 +190,7 @@ def sign_in(session: Session, username: str, password: str, *, now: dt.datetime)
 def get_user(session: Session, user_id: int) -> User:
     user = session.get(User, user_id)
     if user is None:
-        raise NotFoundError(f"unknown user {user_id}", user=user_id)
+        raise NotFoundError(key="user.unknown", user=user_id)
     return user
 
 
@@ -211,9 +210,7 @@ def check_facility(user: User, facility: Facility) -> None:
     Inspectors and administrators see every facility; an operator only its own.
     """
     if user.role is Role.OPERATOR and user.facility_id != facility.id:
-        raise PermissionDeniedError(
-            f"facility {facility.code} is not yours", facility=facility.code
-        )
+        raise PermissionDeniedError(key="facility.not_yours", facility=facility.code)
 
 
 # -- API tokens -----------------------------------------------------------------------------
@@ -231,7 +228,7 @@ def create_token(session: Session, *, user: User, name: str, now: dt.datetime) -
         select(ApiToken.id).where(ApiToken.user_id == user.id, ApiToken.revoked_at.is_(None))
     ).all()
     if len(live) >= MAX_TOKENS_PER_USER:
-        raise ConflictError(f"at most {MAX_TOKENS_PER_USER} live tokens per user: revoke one")
+        raise ConflictError(key="token.too_many", limit=MAX_TOKENS_PER_USER)
     secret = TOKEN_PREFIX + secrets.token_urlsafe(32)
     token = ApiToken(
         user_id=user.id,
@@ -251,7 +248,7 @@ def user_for_token(session: Session, secret: str, *, now: dt.datetime) -> User:
     Records the token's last use (at most once per :data:`LAST_USED_RESOLUTION`).
     """
     if not secret.startswith(TOKEN_PREFIX) or len(secret) > 200:
-        raise AuthenticationRequiredError("the bearer token is not valid")
+        raise AuthenticationRequiredError(key="token.invalid")
     digest = _digest(secret)
     token = session.scalar(select(ApiToken).where(ApiToken.token_hash == digest))
     if (
@@ -261,7 +258,7 @@ def user_for_token(session: Session, secret: str, *, now: dt.datetime) -> User:
         or not token.user.active
     ):
         session.rollback()
-        raise AuthenticationRequiredError("the bearer token is not valid or was revoked")
+        raise AuthenticationRequiredError(key="token.invalid_or_revoked")
     last = _aware(token.last_used_at)
     if last is None or now - last >= LAST_USED_RESOLUTION:
         session.execute(update(ApiToken).where(ApiToken.id == token.id).values(last_used_at=now))
@@ -277,14 +274,30 @@ def list_tokens(session: Session, *, user: User | None = None) -> list[ApiToken]
     return list(session.scalars(query))
 
 
+def tokens_page(session: Session, *, before: int | None, limit: int) -> list[ApiToken]:
+    """Every user's tokens, newest first, with ids below ``before`` (None: from the newest):
+    one keyset page of at most ``limit``, each with its owner and the owner's facility
+    loaded (for the administrator's list)."""
+    query = (
+        select(ApiToken)
+        .options(selectinload(ApiToken.user).selectinload(User.facility))
+        .order_by(ApiToken.id.desc())
+        .limit(limit)
+    )
+    if before is not None:
+        query = query.where(ApiToken.id < before)
+    return list(session.scalars(query))
+
+
 def revoke_token(session: Session, *, token_id: int, actor: User, now: dt.datetime) -> ApiToken:
-    """Revoke a token: its owner or an administrator may. Commits."""
+    """Revoke a token: its owner or an administrator may. Commits. Raises NotFoundError for
+    a token that does not exist or that ``actor`` may not see, ConflictError if revoked."""
     begin_write(session)
     token = session.get(ApiToken, token_id)
     if token is None or (token.user_id != actor.id and actor.role is not Role.ADMIN):
-        raise NotFoundError(f"unknown token {token_id}", token=token_id)
+        raise NotFoundError(key="token.unknown", token=token_id)
     if token.revoked_at is not None:
-        raise ConflictError(f"token {token.name!r} is already revoked")
+        raise ConflictError(key="token.already_revoked", token=token.id, name=token.name)
     token.revoked_at = now
     session.commit()
     return token
@@ -329,17 +342,17 @@ def update_user(
     try:
         role_value = Role(role.strip().lower())
     except ValueError as exc:
-        raise InvalidInputError(f"unknown role {role!r}", field="role") from exc
+        raise InvalidInputError(key="user.role_unknown", field="role", role=role) from exc
     if role_value is Role.OPERATOR and not facility_code:
-        raise InvalidInputError("a facility operator must be bound to a facility", field="facility")
+        raise InvalidInputError(key="user.operator_needs_facility", field="facility")
     if role_value is not Role.OPERATOR and facility_code:
         raise InvalidInputError(
-            f"a {role_value.value} is not bound to a facility", field="facility"
+            key="user.role_without_facility", field="facility", role=role_value.value
         )
     begin_write(session)
     user = get_user(session, user_id)
     if user.id == actor.id and (role_value is not Role.ADMIN or not active):
-        raise ConflictError("you cannot take away your own administrator rights")
+        raise ConflictError(key="user.keep_own_admin")
     facility = get_facility(session, facility_code) if facility_code else None
     user.role = role_value
     user.facility = facility
@@ -362,7 +375,7 @@ def start_audit_run(session: Session, *, by: str, target_size: int, now: dt.date
         )
     )
     if running is not None:
-        raise ConflictError("an audit is already running", audit=running)
+        raise ConflictError(key="audit.running", audit=running)
     run = AuditRun(started_by=by, started_at=now, target_size=target_size, done=0)
     session.add(run)
     session.commit()
@@ -401,7 +414,7 @@ def finish_audit_run(
 def get_audit_run(session: Session, run_id: int) -> AuditRun:
     run = session.get(AuditRun, run_id)
     if run is None:
-        raise NotFoundError(f"unknown audit run {run_id}", audit=run_id)
+        raise NotFoundError(key="audit.unknown", audit=run_id)
     return run
 
 

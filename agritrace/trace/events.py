@@ -150,10 +150,7 @@ def parse_event_time(raw: str | dt.datetime, *, zone: dt.tzinfo) -> dt.datetime:
         try:
             moment = dt.datetime.fromisoformat(raw.strip().replace("Z", "+00:00"))
         except ValueError as exc:
-            raise InvalidInputError(
-                f"event time {raw!r} is not a date and time: use e.g. 2026-06-10T06:30+07:00",
-                field="event time",
-            ) from exc
+            raise InvalidInputError(key="event.time_format", field="event time", raw=raw) from exc
     if moment.tzinfo is None:
         moment = moment.replace(tzinfo=zone)
     return moment
@@ -219,9 +216,11 @@ def _convert(amount: Decimal, unit: str, lot: Lot) -> Decimal:
     mine, theirs = _in_kg(Decimal(1), lot.quantity_unit), _in_kg(amount, unit)
     if mine is None or theirs is None:
         raise InvalidInputError(
-            f"cannot compare {unit} with lot {lot.facility.code}/{lot.code}'s unit "
-            f"{lot.quantity_unit}",
+            key="event.unit_mismatch",
             field="unit",
+            unit=unit,
+            lot=f"{lot.facility.code}/{lot.code}",
+            lot_unit=lot.quantity_unit,
         )
     return theirs / mine
 
@@ -229,14 +228,16 @@ def _convert(amount: Decimal, unit: str, lot: Lot) -> Decimal:
 def _check_time(lot: Lot, moment: dt.datetime, now: dt.datetime) -> None:
     if moment > now + CLOCK_SKEW:
         raise InvalidInputError(
-            f"event time {moment.isoformat()} is in the future", field="event time"
+            key="event.time_in_future", field="event time", time=moment.isoformat()
         )
     local_day = moment.date()
     if local_day < lot.harvest_date:
         raise InvalidInputError(
-            f"event time {moment.isoformat()} is before lot {lot.facility.code}/{lot.code}'s "
-            f"harvest date {lot.harvest_date}",
+            key="event.time_before_harvest",
             field="event time",
+            time=moment.isoformat(),
+            lot=f"{lot.facility.code}/{lot.code}",
+            harvest=lot.harvest_date,
         )
 
 
@@ -244,15 +245,14 @@ def _require_holder(held: _Held, lot: Lot, actor: Facility) -> None:
     """Only the facility holding the lot records its events."""
     if held.holder is not None and held.holder.id == actor.id:
         return
-    where = (
-        f"in transit to {held.in_transit_to.code}"
-        if held.in_transit_to is not None
-        else f"held by {held.holder.code if held.holder else 'nobody'}"
-    )
+    if held.in_transit_to is not None:
+        key, holder = "event.not_holder_in_transit", held.in_transit_to.code
+    elif held.holder is not None:
+        key, holder = "event.not_holder_held", held.holder.code
+    else:
+        key, holder = "event.not_holder_nobody", ""
     raise ConflictError(
-        f"facility {actor.code} does not hold lot {lot.facility.code}/{lot.code} ({where}): "
-        "only the holder records its events",
-        lot=f"{lot.facility.code}/{lot.code}",
+        key=key, facility=actor.code, lot=f"{lot.facility.code}/{lot.code}", holder=holder
     )
 
 
@@ -307,10 +307,7 @@ def _append(
         subjects.append(facility_subject(other))
     [appended] = store.append(session, [NewEntry(body=body, subjects=subjects)])
     if not appended.new:
-        raise ConflictError(
-            f"this event is already recorded as ledger entry #{appended.index}",
-            ledger_index=appended.index,
-        )
+        raise ConflictError(key="event.duplicate", ledger_index=appended.index)
     event = TraceEvent(
         ledger_index=appended.index,
         event_id=event_id,
@@ -385,10 +382,7 @@ class _Batch:
     def actor(self, code: str) -> Facility:
         facility = self.facility(code)
         if facility.status is not FacilityStatus.ACTIVE:
-            raise ConflictError(
-                f"facility {facility.code} is suspended and cannot record events",
-                facility=facility.code,
-            )
+            raise ConflictError(key="facility.suspended_events", facility=facility.code)
         return facility
 
     def lot(self, ref: str) -> Lot:
@@ -421,51 +415,53 @@ class _Batch:
             kind = Step(spec.step)
         except ValueError as exc:
             known = ", ".join(s.value for s in Step if s is not Step.PROCESSING)
-            raise InvalidInputError(f"unknown step {spec.step!r}: use one of {known}") from exc
+            raise InvalidInputError(
+                key="event.step_unknown_of", step=spec.step, known=known
+            ) from exc
         if kind is Step.PROCESSING:
-            raise InvalidInputError("processing is a transformation: use record_transformation")
+            raise InvalidInputError(key="event.processing_is_transformation")
         moment = spec.event_time
         if moment.tzinfo is None:
-            raise InvalidInputError("event time needs a time zone offset", field="event time")
+            raise InvalidInputError(key="event.time_needs_offset", field="event time")
         temperature = None
         if spec.temperature_c not in (None, ""):
             temperature = parse_decimal(spec.temperature_c, field="temperature", places=2)
             if not MIN_TEMPERATURE_C <= temperature <= MAX_TEMPERATURE_C:
                 raise InvalidInputError(
-                    f"temperature {temperature} °C is outside "
-                    f"{MIN_TEMPERATURE_C}..{MAX_TEMPERATURE_C}",
+                    key="event.temperature_range",
                     field="temperature",
+                    temperature=temperature,
+                    low=MIN_TEMPERATURE_C,
+                    high=MAX_TEMPERATURE_C,
                 )
         note_text = check_text(spec.note, field="note", max_len=300) if spec.note else None
         if kind is Step.SHIPPING and not spec.destination:
-            raise InvalidInputError("a shipment needs a destination facility", field="destination")
+            raise InvalidInputError(key="event.shipment_needs_destination", field="destination")
         if kind is not Step.SHIPPING and spec.destination:
-            raise InvalidInputError("only a shipment has a destination", field="destination")
+            raise InvalidInputError(key="event.destination_only_for_shipment", field="destination")
         actor = self.actor(spec.facility_code)
         lot = self.lot(spec.lot_ref)
         ref = f"{lot.facility.code}/{lot.code}"
         if lot.status is LotStatus.RECALLED and kind is not Step.INSPECTING:
-            raise ConflictError(f"lot {ref} is recalled: only inspections can be recorded", lot=ref)
+            raise ConflictError(key="event.lot_recalled", lot=ref)
         _check_time(lot, moment, self.now)
         held = self.held(lot)
         other: Facility | None = None
         if kind is Step.RECEIVING:
             if held.in_transit_to is None or held.in_transit_to.id != actor.id:
-                raise ConflictError(
-                    f"no open shipment of lot {ref} to facility {actor.code} to receive", lot=ref
-                )
+                raise ConflictError(key="event.no_open_shipment", lot=ref, facility=actor.code)
             other = held.shipper
         else:
             _require_holder(held, lot, actor)
         if kind is Step.SHIPPING:
             other = self.facility(spec.destination or "")
             if other.id == actor.id:
-                raise InvalidInputError("a shipment's destination must be another facility")
+                raise InvalidInputError(key="event.destination_is_self")
         if kind is Step.HARVEST:
             if lot.facility_id != actor.id:
-                raise ConflictError(f"only {lot.facility.code} harvests lot {ref}", lot=ref)
+                raise ConflictError(key="event.harvest_by_owner", owner=lot.facility.code, lot=ref)
             if held.harvested:
-                raise ConflictError(f"lot {ref} already has a harvest event", lot=ref)
+                raise ConflictError(key="event.already_harvested", lot=ref)
         amount, amount_unit = _quantity(lot, LotAmount(ref, spec.quantity, spec.unit))
         action, biz_step, disposition = _CBV[kind]
         if kind is Step.INSPECTING and not spec.passed:
@@ -560,10 +556,7 @@ def record_events(
     )
     for result in appended:
         if not result.new:
-            raise ConflictError(
-                f"this event is already recorded as ledger entry #{result.index}",
-                ledger_index=result.index,
-            )
+            raise ConflictError(key="event.duplicate", ledger_index=result.index)
     ids = session.scalars(
         insert(TraceEvent).returning(TraceEvent.id, sort_by_parameter_order=True),
         [
@@ -654,10 +647,10 @@ def record_transformation(
     more than remains of it; outputs may not weigh more than inputs. Commits.
     """
     if not inputs or not outputs:
-        raise InvalidInputError("a transformation needs at least one input and one output lot")
+        raise InvalidInputError(key="transform.needs_lots")
     moment_now = now or utcnow()
     if event_time.tzinfo is None:
-        raise InvalidInputError("event time needs a time zone offset", field="event time")
+        raise InvalidInputError(key="event.time_needs_offset", field="event time")
     note_text = check_text(note, field="note", max_len=300) if note else None
     begin_write(session)
     batch = _Batch(session, moment_now)
@@ -670,52 +663,55 @@ def record_transformation(
         lot = batch.lot(amount.lot_ref)
         ref = f"{lot.facility.code}/{lot.code}"
         if lot.id in seen:
-            raise InvalidInputError(f"lot {ref} is named twice")
+            raise InvalidInputError(key="transform.lot_twice", lot=ref)
         seen.add(lot.id)
         if lot.status is LotStatus.RECALLED:
-            raise ConflictError(f"input lot {ref} is recalled", lot=ref)
+            raise ConflictError(key="transform.input_recalled", lot=ref)
         _check_time(lot, event_time, moment_now)
         _require_holder(batch.held(lot), lot, actor)
         quantity, unit = _quantity(lot, amount)
         left = remaining_quantity(session, lot)
         if _convert(quantity, unit, lot) > left:
             raise InvalidInputError(
-                f"input lot {ref} has {format(left, 'f')} {lot.quantity_unit} left, "
-                f"not {format(quantity, 'f')} {unit}",
+                key="transform.input_short",
                 lot=ref,
+                left=format(left, "f"),
+                lot_unit=lot.quantity_unit,
+                quantity=format(quantity, "f"),
+                unit=unit,
             )
         kg = _in_kg(quantity, unit)
         if kg is None:
-            raise InvalidInputError(
-                f"transformation quantities must be weights (kg, g, t), not {unit}", field="unit"
-            )
+            raise InvalidInputError(key="transform.not_weight", field="unit", unit=unit)
         input_kg += kg
         used.append((lot, LotRole.INPUT, quantity, unit))
     for amount in outputs:
         lot = batch.lot(amount.lot_ref)
         ref = f"{lot.facility.code}/{lot.code}"
         if lot.id in seen:
-            raise InvalidInputError(f"lot {ref} cannot be both input and output")
+            raise InvalidInputError(key="transform.input_and_output", lot=ref)
         seen.add(lot.id)
         if lot.facility_id != actor.id:
             raise ConflictError(
-                f"output lot {ref} belongs to {lot.facility.code}, not {actor.code}", lot=ref
+                key="transform.output_elsewhere",
+                lot=ref,
+                owner=lot.facility.code,
+                facility=actor.code,
             )
         if _live_events(session, lot):
-            raise ConflictError(f"output lot {ref} already has events", lot=ref)
+            raise ConflictError(key="transform.output_has_events", lot=ref)
         _check_time(lot, event_time, moment_now)
         quantity, unit = _quantity(lot, amount)
         kg = _in_kg(quantity, unit)
         if kg is None:
-            raise InvalidInputError(
-                f"transformation quantities must be weights (kg, g, t), not {unit}", field="unit"
-            )
+            raise InvalidInputError(key="transform.not_weight", field="unit", unit=unit)
         output_kg += kg
         used.append((lot, LotRole.OUTPUT, quantity, unit))
     if output_kg > input_kg:
         raise InvalidInputError(
-            f"outputs ({format(output_kg.normalize(), 'f')} kg) exceed inputs "
-            f"({format(input_kg.normalize(), 'f')} kg)",
+            key="transform.outputs_exceed_inputs",
+            output_kg=format(output_kg.normalize(), "f"),
+            input_kg=format(input_kg.normalize(), "f"),
         )
     location = {"id": facility_uri(actor)}
     epcis: dict[str, Any] = {
@@ -801,13 +797,13 @@ def correct_event(
     actor = _Batch(session, moment_now).actor(facility_code)
     event = session.scalar(select(TraceEvent).where(TraceEvent.ledger_index == ledger_index))
     if event is None:
-        raise NotFoundError(f"ledger entry #{ledger_index} is not an event", index=ledger_index)
+        raise NotFoundError(key="event.not_an_event", index=ledger_index)
     if event.facility_id != actor.id:
         raise ConflictError(
-            f"event #{ledger_index} was recorded by {event.facility.code}: only it can correct it"
+            key="event.correct_not_yours", index=ledger_index, owner=event.facility.code
         )
     if session.scalar(select(EventCorrection.id).where(EventCorrection.event_pk == event.id)):
-        raise ConflictError(f"event #{ledger_index} is already corrected")
+        raise ConflictError(key="event.already_corrected", index=ledger_index)
     if event.step in (Step.SHIPPING, Step.PROCESSING):
         later = session.scalar(
             select(func.count())
@@ -820,10 +816,7 @@ def correct_event(
             )
         )
         if later:
-            raise ConflictError(
-                f"event #{ledger_index} is followed by other events of its lots: correct "
-                "those first"
-            )
+            raise ConflictError(key="event.correct_later_first", index=ledger_index)
     original = json.loads(store.get_entry(session, ledger_index).content)
     declared = original["epcis"] | {
         "errorDeclaration": {

@@ -268,9 +268,9 @@ def fsma_csv(
     """One row per critical tracking event of ``lots``, or of every lot between ``start``
     and ``end`` (inclusive dates in ``zone``): the FSMA 204 sortable spreadsheet."""
     if lots is None and (start is None or end is None):
-        raise InvalidInputError("name a lot, or a date range with both ends")
+        raise InvalidInputError(key="export.scope")
     if start is not None and end is not None and end < start:
-        raise InvalidInputError(f"the range ends ({end}) before it starts ({start})")
+        raise InvalidInputError(key="export.range_reversed", field="to", start=start, end=end)
     query = select(TraceEvent).where(TraceEvent.ledger_index < checkpoint.size)
     if lots is not None:
         query = query.where(

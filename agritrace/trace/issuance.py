@@ -77,27 +77,29 @@ def issue_batch(
     lot = get_lot(session, lot_ref)
     ref = f"{lot.facility.code}/{lot.code}"
     if lot.status is LotStatus.RECALLED:
-        raise ConflictError(f"lot {ref} is recalled: no stamps can be issued for it", lot=ref)
+        raise ConflictError(key="stamps.lot_recalled", lot=ref)
     if lot.facility.status is not FacilityStatus.ACTIVE:
-        raise ConflictError(f"facility {lot.facility.code} is suspended", lot=ref)
+        raise ConflictError(key="facility.suspended", facility=lot.facility.code, lot=ref)
     certificate = valid_certificate(lot.facility, moment.date())
     already = issued_for_lot(session, lot)
     if already + amount > lot.units:
         raise InvalidInputError(
-            f"issuing {amount} stamps would exceed lot {ref}'s {lot.units} declared units "
-            f"({already} already issued, {lot.units - already} left)",
+            key="stamps.exceed_units",
+            field="count",
+            count=amount,
             lot=ref,
             units=lot.units,
             issued=already,
+            left=lot.units - already,
         )
     counter = session.scalars(
         select(SerialCounter).where(SerialCounter.id == 1).with_for_update()
     ).one_or_none()
     if counter is None:
-        raise NotFoundError("the serial counter is missing: run 'agritrace init'")
+        raise NotFoundError(key="stamps.no_counter")
     first = counter.next_serial
     if first + amount - 1 > MAX_SERIAL:
-        raise ConflictError("the stamp serial space is exhausted")
+        raise ConflictError(key="stamps.serials_exhausted")
     counter.next_serial = first + amount
     body: dict[str, Any] = {
         "type": "stamp-batch",
@@ -129,7 +131,7 @@ def get_batch(session: Session, batch_id: int | str) -> StampBatch:
     number = parse_positive_int(batch_id, field="batch", maximum=2**31 - 1)
     batch = session.get(StampBatch, number)
     if batch is None:
-        raise NotFoundError(f"unknown stamp batch {number}", batch=number)
+        raise NotFoundError(key="stamps.batch_unknown", batch=number)
     return batch
 
 

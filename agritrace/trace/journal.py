@@ -57,9 +57,7 @@ def checkpoint_covering(
     if latest is not None and latest.size >= size:
         return latest
     if ring is None:
-        raise NotFoundError(
-            f"no signed checkpoint covers entry #{size - 1} yet: run 'agritrace ledger checkpoint'"
-        )
+        raise NotFoundError(key="ledger.not_covered", index=size - 1)
     return sign_checkpoint(session, origin=origin, ring=ring)
 
 
@@ -72,10 +70,13 @@ def bundle(
 ) -> dict[str, Any]:
     """A proof bundle of ``indices`` over a checkpoint that covers all of them."""
     if not indices:
-        raise InvalidInputError("a proof bundle needs at least one entry")
+        raise InvalidInputError(key="ledger.bundle_empty")
     wanted = sorted(set(indices))
     for index in wanted:
-        store.get_entry(session, index)  # NotFoundError names a missing index
+        try:
+            store.get_entry(session, index)
+        except NotFoundError as exc:  # said again with a message key, for pages
+            raise NotFoundError(key="ledger.no_entry", index=index) from exc
     checkpoint = checkpoint_covering(session, wanted[-1] + 1, origin=origin, ring=ring)
     entries = [
         BundleEntry(

@@ -16,7 +16,7 @@ from typing import Any
 from sqlalchemy import and_, func, select
 from sqlalchemy.orm import Session
 
-from agritrace.errors import VerificationError
+from agritrace.errors import NotFoundError, VerificationError
 from agritrace.ledger import merkle, store
 from agritrace.ledger.checkpoint import Checkpoint, NoteVerifier, open_note
 from agritrace.ledger.store import LedgerCheckpoint, LedgerEntry
@@ -32,6 +32,7 @@ __all__ = [
     "ScanRow",
     "batches_page",
     "check_consistency",
+    "check_entry",
     "check_inclusion",
     "checkpoint_sizes",
     "count_rows",
@@ -288,10 +289,17 @@ class InclusionCheck:
     checkpoint_note: str
     signers: tuple[str, ...]
     error: str | None = None
+    origin: str = ""
+    """The log's name as the verified checkpoint states it ("" when it did not verify)."""
 
     @property
     def ok(self) -> bool:
         return self.error is None
+
+    @property
+    def proof(self) -> tuple[bytes, ...]:
+        """The inclusion proof's hashes, leaf to root."""
+        return tuple(step.sibling for step in self.steps)
 
 
 @dataclass(frozen=True, slots=True)
@@ -363,8 +371,31 @@ def check_inclusion(
             index, size, entry.leaf_hash, tuple(steps), stored.root_hash, stored.note, (), str(exc)
         )
     return InclusionCheck(
-        index, size, entry.leaf_hash, tuple(steps), checkpoint.root_hash, stored.note, signers
+        index,
+        size,
+        entry.leaf_hash,
+        tuple(steps),
+        checkpoint.root_hash,
+        stored.note,
+        signers,
+        origin=checkpoint.origin,
     )
+
+
+def check_entry(
+    session: Session, index: int, *, verifiers: Sequence[NoteVerifier]
+) -> tuple[LedgerEntry, InclusionCheck | None]:
+    """Entry ``index`` and its inclusion proof checked against the latest signed checkpoint
+    (as :func:`check_inclusion` does), or None for the check while no signed checkpoint
+    covers the entry yet. Raises NotFoundError for an index beyond the ledger."""
+    try:
+        entry = store.get_entry(session, index)
+    except NotFoundError as exc:  # said again with a message key, for the entry's page
+        raise NotFoundError(key="ledger.no_entry", index=index) from exc
+    latest = store.latest_checkpoint(session)
+    if latest is None or latest.size <= index:
+        return entry, None
+    return entry, check_inclusion(session, index=index, size=latest.size, verifiers=verifiers)
 
 
 def check_consistency(

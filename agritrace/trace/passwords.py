@@ -27,10 +27,10 @@ def _b64(data: bytes) -> str:
 def check_password_strength(password: str) -> None:
     if len(password) < MIN_PASSWORD_LEN:
         raise InvalidInputError(
-            f"password must be at least {MIN_PASSWORD_LEN} characters", field="password"
+            key="password.too_short", field="password", min_len=MIN_PASSWORD_LEN
         )
     if len(password) > 1024:
-        raise InvalidInputError("password is longer than 1024 characters", field="password")
+        raise InvalidInputError(key="password.too_long", field="password", max_len=1024)
 
 
 def hash_password(password: str) -> str:

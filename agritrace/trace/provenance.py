@@ -20,7 +20,15 @@ from agritrace.ledger.store import LedgerEntry, LedgerSubject
 from agritrace.trace.models import Lot
 from agritrace.trace.registry import lot_subject
 
-__all__ = ["JourneyStep", "ProvenanceNode", "lot_journey", "lot_provenance", "step_from_entry"]
+__all__ = [
+    "EntryDescription",
+    "JourneyStep",
+    "ProvenanceNode",
+    "describe_entry",
+    "lot_journey",
+    "lot_provenance",
+    "step_from_entry",
+]
 
 MAX_UPSTREAM_DEPTH = 8
 
@@ -86,6 +94,55 @@ def step_from_entry(index: int, body: dict[str, Any]) -> JourneyStep:
         facility_code=str(body.get("facility", "")),
         facility_name=str(body.get("facility_name", "")),
         details=details,
+    )
+
+
+@dataclass(frozen=True, slots=True)
+class EntryDescription:
+    """What one ledger entry records, for a person: its step (what, when, where) and its
+    other facts as ``(slug, text)`` pairs in reading order (slugs: ``lot``, ``product``,
+    ``certificate``, ``validity``, ``serials``, ``cascade``, then the entry's own display
+    details such as ``quantity`` or ``temperature``)."""
+
+    step: JourneyStep
+    facts: tuple[tuple[str, str], ...]
+    corrects: int | None
+    """The ledger index of the entry this one corrects (a ``correction``), if any."""
+
+
+def _text(value: object) -> str | None:
+    return str(value) if isinstance(value, str | int) and not isinstance(value, bool) else None
+
+
+def describe_entry(index: int, body: dict[str, Any]) -> EntryDescription:
+    """Describe any ledger entry body (pure: no database); unknown fields are left out."""
+    step = step_from_entry(index, body)
+    facts: dict[str, str] = {}
+    lots = body.get("lots")
+    if isinstance(lots, list) and all(isinstance(lot, str) for lot in lots) and lots:
+        facts["lot"] = ", ".join(lots)
+    elif _text(body.get("lot")):
+        facts["lot"] = str(body["lot"])
+    product = _text(body.get("product_name")) or _text(body.get("product"))
+    if product:
+        facts["product"] = product
+    if step.kind in ("certificate", "certificate-suspension") and _text(body.get("number")):
+        facts["certificate"] = f"{body.get('scheme', '')} {body['number']}".strip()
+    if _text(body.get("valid_from")) and _text(body.get("valid_to")):
+        facts["validity"] = f"{body['valid_from']} – {body['valid_to']}"
+    first, count = body.get("first_serial"), body.get("count")
+    if isinstance(first, int) and isinstance(count, int) and count > 0:
+        facts["serials"] = f"{first}–{first + count - 1}"
+    cascade = body.get("cascade")
+    if isinstance(cascade, list) and cascade:
+        facts["cascade"] = ", ".join(str(lot) for lot in cascade)
+    for slug, text in step.details.items():
+        facts.setdefault(slug, text)
+    corrects = body.get("corrects")
+    return EntryDescription(
+        step=step,
+        facts=tuple(facts.items()),
+        corrects=corrects if isinstance(corrects, int) and not isinstance(corrects, bool) else None,
     )
 
 

@@ -76,7 +76,7 @@ def recall_lot(
     begin_write(session)
     lot = get_lot(session, lot_ref)
     if lot.status is LotStatus.RECALLED:
-        raise ConflictError(f"lot {_ref(lot)} is already recalled", lot=_ref(lot))
+        raise ConflictError(key="lot.already_recalled", lot=_ref(lot))
     affected = [lot] + [
         d for d in downstream_lots(session, lot) if d.status is not LotStatus.RECALLED
     ]

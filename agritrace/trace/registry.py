@@ -75,12 +75,13 @@ def _today(now: dt.datetime | None) -> dt.date:
     return (now or utcnow()).date()
 
 
-def _commit(session: Session, conflict_message: str, **facts: Any) -> None:
+def _commit(session: Session, *, key: str, **facts: Any) -> None:
+    """Commit; a uniqueness race lost to another writer becomes ConflictError ``key``."""
     try:
         session.commit()
     except IntegrityError as exc:
         session.rollback()
-        raise ConflictError(conflict_message, **facts) from exc
+        raise ConflictError(key=key, **facts) from exc
 
 
 def _stamp_time(moment: dt.datetime) -> str:
@@ -104,7 +105,7 @@ def _scheme(raw: str) -> CertificateScheme:
     except ValueError as exc:
         known = ", ".join(s.value for s in CertificateScheme)
         raise InvalidInputError(
-            f"unknown certificate scheme {raw!r}: use one of {known}", field="scheme"
+            key="certificate.scheme_unknown", field="scheme", raw=raw, known=known
         ) from exc
 
 
@@ -124,7 +125,7 @@ def product_exists(session: Session, code: str) -> bool:
 def get_facility(session: Session, code: str) -> Facility:
     facility = session.scalar(select(Facility).where(Facility.code == code.strip().upper()))
     if facility is None:
-        raise NotFoundError(f"unknown facility {code!r}", facility=code)
+        raise NotFoundError(key="facility.unknown", facility=code)
     return facility
 
 
@@ -148,9 +149,9 @@ def add_facility(
     )
     begin_write(session)
     if session.scalar(select(Facility.id).where(Facility.code == code)) is not None:
-        raise ConflictError(f"facility {code} already exists", facility=code)
+        raise ConflictError(key="facility.exists", facility=code)
     if facility.gln and session.scalar(select(Facility.id).where(Facility.gln == facility.gln)):
-        raise ConflictError(f"GLN {facility.gln} is already registered", gln=facility.gln)
+        raise ConflictError(key="facility.gln_exists", gln=facility.gln)
     session.add(facility)
     session.flush()
     _record(
@@ -167,7 +168,7 @@ def add_facility(
         },
         facility_subject(facility),
     )
-    _commit(session, f"facility {code} already exists", facility=code)
+    _commit(session, key="facility.exists", facility=code)
     return facility
 
 
@@ -179,7 +180,7 @@ def suspend_facility(
     begin_write(session)
     facility = get_facility(session, code)
     if facility.status is FacilityStatus.SUSPENDED:
-        raise ConflictError(f"facility {facility.code} is already suspended")
+        raise ConflictError(key="facility.already_suspended", facility=facility.code)
     facility.status = FacilityStatus.SUSPENDED
     facility.status_reason = reason
     _record(
@@ -216,9 +217,9 @@ def suspend_certificate(
         )
     )
     if certificate is None:
-        raise NotFoundError(f"unknown {scheme_value.label} certificate {number!r}")
+        raise NotFoundError(key="certificate.unknown", scheme=scheme_value.label, number=number)
     if certificate.status is CertificateStatus.SUSPENDED:
-        raise ConflictError(f"certificate {certificate.number} is already suspended")
+        raise ConflictError(key="certificate.already_suspended", number=certificate.number)
     certificate.status = CertificateStatus.SUSPENDED
     certificate.status_reason = reason
     _record(
@@ -269,12 +270,9 @@ def certify(
     start = parse_date(valid_from, field="valid from")
     end = parse_date(valid_to, field="valid to")
     if end < start:
-        raise InvalidInputError(f"certificate ends ({end}) before it starts ({start})")
+        raise InvalidInputError(key="certificate.ends_before_start", valid_from=start, valid_to=end)
     if end < _today(now) and not historical:
-        raise InvalidInputError(
-            f"certificate expired on {end}: only a current certificate can be recorded",
-            valid_to=end,
-        )
+        raise InvalidInputError(key="certificate.expired", valid_to=end)
     number = check_text(number, field="certificate number", max_len=80)
     begin_write(session)
     facility = get_facility(session, facility_code)
@@ -282,7 +280,7 @@ def certify(
         Certificate.scheme == scheme_value, Certificate.number == number
     )
     if session.scalar(duplicate) is not None:
-        raise ConflictError(f"{scheme_value.label} certificate {number} is already recorded")
+        raise ConflictError(key="certificate.exists", scheme=scheme_value.label, number=number)
     certificate = Certificate(
         facility=facility,
         scheme=scheme_value,
@@ -311,7 +309,7 @@ def certify(
         },
         facility_subject(facility),
     )
-    _commit(session, f"{scheme_value.label} certificate {number} is already recorded")
+    _commit(session, key="certificate.exists", scheme=scheme_value.label, number=number)
     return certificate
 
 
@@ -322,22 +320,28 @@ def valid_certificate(facility: Facility, day: dt.date) -> Certificate:
         if certificate.valid_on(day):
             return certificate
     if not certificates:
-        raise InvalidInputError(f"facility {facility.code} holds no certificate")
+        raise InvalidInputError(key="certificate.none", facility=facility.code)
     active = [c for c in certificates if c.status is CertificateStatus.ACTIVE]
     if not active:
-        raise InvalidInputError(f"every certificate of facility {facility.code} is suspended")
+        raise InvalidInputError(key="certificate.all_suspended", facility=facility.code)
     earlier = [c for c in active if c.valid_to < day]
     later = [c for c in active if c.valid_from > day]
     if later and not earlier:
         first = min(later, key=lambda c: c.valid_from)
         raise InvalidInputError(
-            f"certificate {first.number} of facility {facility.code} is not valid until "
-            f"{first.valid_from} (needed on {day})"
+            key="certificate.not_yet_valid",
+            number=first.number,
+            facility=facility.code,
+            valid_from=first.valid_from,
+            day=day,
         )
     last = max(earlier or active, key=lambda c: c.valid_to)
     raise InvalidInputError(
-        f"certificate {last.number} of facility {facility.code} expired on {last.valid_to} "
-        f"(needed on {day})"
+        key="certificate.lapsed",
+        number=last.number,
+        facility=facility.code,
+        valid_to=last.valid_to,
+        day=day,
     )
 
 
@@ -347,7 +351,7 @@ def valid_certificate(facility: Facility, day: dt.date) -> Certificate:
 def get_product(session: Session, code: str) -> Product:
     product = session.scalar(select(Product).where(Product.code == code.strip().upper()))
     if product is None:
-        raise NotFoundError(f"unknown product {code!r}", product=code)
+        raise NotFoundError(key="product.unknown", product=code)
     return product
 
 
@@ -370,11 +374,11 @@ def add_product(
     )
     begin_write(session)
     if session.scalar(select(Product.id).where(Product.code == code)) is not None:
-        raise ConflictError(f"product {code} already exists", product=code)
+        raise ConflictError(key="product.exists", product=code)
     if product.gtin and session.scalar(select(Product.id).where(Product.gtin == product.gtin)):
-        raise ConflictError(f"GTIN {product.gtin} is already registered", gtin=product.gtin)
+        raise ConflictError(key="product.gtin_exists", gtin=product.gtin)
     session.add(product)
-    _commit(session, f"product {code} already exists", product=code)
+    _commit(session, key="product.exists", product=code)
     return product
 
 
@@ -389,9 +393,7 @@ def parse_lot_ref(ref: str) -> tuple[str, str]:
     """Split ``FACILITY/LOT`` into its two codes."""
     facility_code, sep, lot_code = ref.strip().partition("/")
     if not sep or not facility_code or not lot_code:
-        raise InvalidInputError(
-            f"lot {ref!r} must be written FACILITY/LOT, e.g. HY-VAI-01/L2026-001", field="lot"
-        )
+        raise InvalidInputError(key="lot.ref", field="lot", ref=ref)
     return check_code(facility_code, field="facility code"), check_code(lot_code, field="lot code")
 
 
@@ -408,7 +410,7 @@ def get_lot(session: Session, ref: str) -> Lot:
         .where(Facility.code == facility_code, Lot.code == lot_code)
     )
     if lot is None:
-        raise NotFoundError(f"unknown lot {facility_code}/{lot_code}", lot=ref)
+        raise NotFoundError(key="lot.unknown", lot=f"{facility_code}/{lot_code}")
     return lot
 
 
@@ -417,7 +419,7 @@ def _coordinate(raw: str | Decimal | None, *, field: str, limit: int) -> Decimal
         return None
     value = parse_decimal(raw, field=field, places=6)
     if not -limit <= value <= limit:
-        raise InvalidInputError(f"{field} must be between -{limit} and {limit}", field=field)
+        raise InvalidInputError(key="input.out_of_range", field=field, limit=limit)
     return value
 
 
@@ -450,24 +452,26 @@ def create_lot(
     packed = parse_date(pack_date, field="pack date") if pack_date else None
     today = _today(now)
     if harvest > today:
-        raise InvalidInputError(f"harvest date {harvest} is in the future", field="harvest date")
+        raise InvalidInputError(key="lot.harvest_in_future", field="harvest date", harvest=harvest)
     if packed is not None and packed < harvest:
-        raise InvalidInputError(f"pack date {packed} is before harvest date {harvest}")
+        raise InvalidInputError(
+            key="lot.pack_before_harvest", field="pack date", packed=packed, harvest=harvest
+        )
     if packed is not None and packed > today:
-        raise InvalidInputError(f"pack date {packed} is in the future", field="pack date")
+        raise InvalidInputError(key="lot.pack_in_future", field="pack date", packed=packed)
     lat = _coordinate(latitude, field="latitude", limit=90)
     lon = _coordinate(longitude, field="longitude", limit=180)
     if (lat is None) != (lon is None):
-        raise InvalidInputError("give both latitude and longitude, or neither")
+        raise InvalidInputError(key="lot.half_a_place")
     begin_write(session)
     facility = get_facility(session, facility_code)
     if facility.status is not FacilityStatus.ACTIVE:
-        raise ConflictError(f"facility {facility.code} is suspended", facility=facility.code)
+        raise ConflictError(key="facility.suspended", facility=facility.code)
     valid_certificate(facility, harvest)
     product = get_product(session, product_code)
     duplicate = select(Lot.id).where(Lot.facility_id == facility.id, Lot.code == code)
     if session.scalar(duplicate) is not None:
-        raise ConflictError(f"lot {facility.code}/{code} already exists", lot=code)
+        raise ConflictError(key="lot.exists", lot=f"{facility.code}/{code}")
     lot = Lot(
         facility=facility,
         product=product,
@@ -509,7 +513,7 @@ def create_lot(
         lot_subject(lot),
         facility_subject(facility),
     )
-    _commit(session, f"lot {facility.code}/{code} already exists", lot=code)
+    _commit(session, key="lot.exists", lot=f"{facility.code}/{code}")
     return lot
 
 
@@ -534,27 +538,28 @@ def add_user(
 ) -> User:
     name = username.strip().lower()
     if not name or len(name) > 64 or not all(c.isalnum() or c in "._-@" for c in name):
-        raise InvalidInputError(
-            f"username {username!r} is not valid: use letters, digits, '.', '_', '-' or '@'",
-            field="username",
-        )
+        raise InvalidInputError(key="user.name", field="username", username=username)
     try:
         role_value = Role(role.strip().lower())
     except ValueError as exc:
         known = ", ".join(r.value for r in Role)
-        raise InvalidInputError(f"unknown role {role!r}: use one of {known}") from exc
+        raise InvalidInputError(
+            key="user.role_unknown_of", field="role", role=role, known=known
+        ) from exc
     if role_value is Role.OPERATOR and not facility_code:
-        raise InvalidInputError("a facility operator must be bound to a facility (--facility)")
+        raise InvalidInputError(key="user.operator_needs_facility", field="facility")
     if role_value is not Role.OPERATOR and facility_code:
-        raise InvalidInputError(f"a {role_value.value} is not bound to a facility")
+        raise InvalidInputError(
+            key="user.role_without_facility", field="facility", role=role_value.value
+        )
     password_hash = hash_password(password)
     begin_write(session)
     facility = get_facility(session, facility_code) if facility_code else None
     if session.scalar(select(User.id).where(User.username == name)) is not None:
-        raise ConflictError(f"user {name} already exists", username=name)
+        raise ConflictError(key="user.exists", username=name)
     user = User(username=name, password_hash=password_hash, role=role_value, facility=facility)
     session.add(user)
-    _commit(session, f"user {name} already exists", username=name)
+    _commit(session, key="user.exists", username=name)
     return user
 
 

@@ -383,12 +383,9 @@ def coarse_place(lat: Decimal, lon: Decimal) -> Place:
     """Round a place to :data:`PLACE_DECIMALS` decimal; raises InvalidInputError if it is not
     a place on Earth (latitude -90..90, longitude -180..180)."""
     if not (lat.is_finite() and lon.is_finite()):
-        raise InvalidInputError("latitude and longitude must be finite numbers", field="place")
+        raise InvalidInputError(key="place.not_finite", field="place")
     if not (-90 <= lat <= 90 and -180 <= lon <= 180):
-        raise InvalidInputError(
-            "latitude must be between -90 and 90 and longitude between -180 and 180",
-            field="place",
-        )
+        raise InvalidInputError(key="place.out_of_range", field="place")
     return (
         lat.quantize(_QUANTUM, rounding=ROUND_HALF_EVEN) + 0,  # + 0 turns -0.0 into 0.0
         lon.quantize(_QUANTUM, rounding=ROUND_HALF_EVEN) + 0,
@@ -398,7 +395,7 @@ def coarse_place(lat: Decimal, lon: Decimal) -> Place:
 def _coordinate(raw: str, name: str) -> Decimal:
     text = raw.strip().replace(",", ".")  # Vietnamese writes a decimal comma
     if not _COORDINATE.fullmatch(text):
-        raise InvalidInputError(f"{name} must be a number such as 21.0", field=name)
+        raise InvalidInputError(key="place.coordinate", field=name)
     return Decimal(text)
 
 

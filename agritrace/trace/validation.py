@@ -30,21 +30,18 @@ def check_code(raw: str, *, field: str) -> str:
     """An identifier a person types and prints: 1-40 of A-Z 0-9 . _ -, stored upper case."""
     code = raw.strip().upper()
     if not _CODE.fullmatch(code):
-        raise InvalidInputError(
-            f"{field} {raw!r} is not valid: use 1-40 letters, digits, '.', '_' or '-'",
-            field=field,
-        )
+        raise InvalidInputError(key="input.code", field=field, raw=raw)
     return code
 
 
 def check_text(raw: str, *, field: str, max_len: int = 200, required: bool = True) -> str:
     text = " ".join(raw.split())
     if required and not text:
-        raise InvalidInputError(f"{field} must not be empty", field=field)
+        raise InvalidInputError(key="input.empty", field=field)
     if len(text) > max_len:
-        raise InvalidInputError(f"{field} is longer than {max_len} characters", field=field)
+        raise InvalidInputError(key="input.too_long", field=field, max_len=max_len)
     if any(ord(c) < 32 for c in text):
-        raise InvalidInputError(f"{field} contains control characters", field=field)
+        raise InvalidInputError(key="input.control_characters", field=field)
     return text
 
 
@@ -61,14 +58,17 @@ def _check_gs1(raw: str, *, field: str, lengths: tuple[int, ...], name: str) -> 
     digits = raw.strip().replace(" ", "")
     if not digits.isascii() or not digits.isdigit() or len(digits) not in lengths:
         allowed = " or ".join(str(n) for n in lengths)
-        raise InvalidInputError(f"{field} must be {allowed} digits, not {raw!r}", field=field)
+        raise InvalidInputError(
+            key="input.gs1_digits",
+            field=field,
+            allowed=allowed,
+            lengths="/".join(str(n) for n in lengths),
+            raw=raw,
+        )
     expected = gs1_check_digit(digits[:-1])
     if int(digits[-1]) != expected:
         raise InvalidInputError(
-            f"{field} {digits} has a wrong check digit: the {name} check digit should be "
-            f"{expected}",
-            field=field,
-            expected=expected,
+            key="input.gs1_check_digit", field=field, digits=digits, scheme=name, expected=expected
         )
     return digits
 
@@ -93,22 +93,20 @@ def parse_date(raw: str | dt.date, *, field: str) -> dt.date:
             raise ValueError(text)
         return dt.date.fromisoformat(text)
     except ValueError as exc:
-        raise InvalidInputError(
-            f"{field} {raw!r} is not a date: use YYYY-MM-DD", field=field
-        ) from exc
+        raise InvalidInputError(key="input.date", field=field, raw=raw) from exc
 
 
 def parse_positive_int(raw: str | int, *, field: str, maximum: int = 10**9) -> int:
     if isinstance(raw, bool):
-        raise InvalidInputError(f"{field} must be a whole number", field=field)
+        raise InvalidInputError(key="input.whole_number", field=field)
     try:
         value = raw if isinstance(raw, int) else int(raw.strip(), 10)
     except ValueError as exc:
-        raise InvalidInputError(f"{field} {raw!r} is not a whole number", field=field) from exc
+        raise InvalidInputError(key="input.not_whole_number", field=field, raw=raw) from exc
     if value <= 0:
-        raise InvalidInputError(f"{field} must be greater than zero, not {value}", field=field)
+        raise InvalidInputError(key="input.not_positive", field=field, value=value)
     if value > maximum:
-        raise InvalidInputError(f"{field} must be at most {maximum}, not {value}", field=field)
+        raise InvalidInputError(key="input.too_big", field=field, maximum=maximum, value=value)
     return value
 
 
@@ -119,14 +117,14 @@ def parse_decimal(
     try:
         value = raw if isinstance(raw, Decimal) else Decimal(raw.strip())
     except InvalidOperation as exc:
-        raise InvalidInputError(f"{field} {raw!r} is not a number", field=field) from exc
+        raise InvalidInputError(key="input.not_number", field=field, raw=raw) from exc
     if not value.is_finite():
-        raise InvalidInputError(f"{field} must be a finite number", field=field)
+        raise InvalidInputError(key="input.not_finite", field=field)
     exponent = value.as_tuple().exponent
     if isinstance(exponent, int) and exponent < -places:
-        raise InvalidInputError(f"{field} has more than {places} decimal places", field=field)
+        raise InvalidInputError(key="input.decimal_places", field=field, places=places)
     if minimum is not None and value <= minimum:
-        raise InvalidInputError(f"{field} must be greater than {minimum}", field=field)
+        raise InvalidInputError(key="input.not_above", field=field, minimum=minimum)
     if abs(value) >= Decimal(10) ** 15:
-        raise InvalidInputError(f"{field} is too large", field=field)
+        raise InvalidInputError(key="input.too_large", field=field)
     return value.normalize() if value == value.to_integral() else value

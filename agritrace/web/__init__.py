@@ -160,8 +160,7 @@ class _RingHolder:
                 self._ring = KeyRing.open(self._settings.keys_dir, passphrase)
             except InvalidInputError as exc:
                 raise KeyRingUnavailableError(
-                    "signing is not available on this server: set AGRITRACE_KEY_PASSPHRASE "
-                    f"to open the key ring ({exc})"
+                    key="web.signing_needs_passphrase", reason=str(exc)
                 ) from exc
             self._stamp = current
             return self._ring
@@ -201,7 +200,7 @@ def ring() -> KeyRing:
     """The private key ring (raises KeyRingUnavailableError, a 503, without a passphrase)."""
     holder = state().rings
     if holder is None:  # pragma: no cover - create_app always sets it
-        raise KeyRingUnavailableError("signing is not available on this server")
+        raise KeyRingUnavailableError(key="web.signing_unavailable")
     return holder.get()
 
 

@@ -1,12 +1,21 @@
 """Administration (``/admin``), for administrators only: facilities and their certificates,
-products, users and roles, and signing-key rotation. Each form calls the same registry
-service as the CLI and shows a refused rule beside the form."""
+products, users and roles, signing-key rotation, and every user's API tokens. Each form
+calls the same service as the CLI and shows a refused rule beside the form.
+
+``/admin/tokens`` lists every user's tokens, newest first, a page at a time (``?before=``
+the last id of the previous page): owner, name, what the token acts as (its owner's role
+and facility), creation, last use, expiry (tokens do not expire) and revocation, and never
+a token's secret or hash (only the few characters the owner also sees). Revoking one is a
+POST with the form token; the revocation time is kept on the token, as when owners revoke
+their own, and the log names the administrator who revoked it.
+"""
 
 from __future__ import annotations
 
-from flask import Blueprint, redirect, render_template, request, url_for
+from flask import Blueprint, current_app, redirect, render_template, request, url_for
 from flask.typing import ResponseReturnValue
 
+from agritrace.db import utcnow
 from agritrace.errors import AgritraceError, InvalidInputError
 from agritrace.keys import KeyPurpose
 from agritrace.trace import access, registry
@@ -15,11 +24,14 @@ from agritrace.web import db, ring, state
 from agritrace.web.auth import current_user, protect, require
 from agritrace.web.views import attempt, form_text
 
-__all__ = ["bp"]
+__all__ = ["TOKENS_PAGE", "bp"]
 
 bp = Blueprint("admin", __name__, url_prefix="/admin")
 protect(bp)
 admin_only = require(Role.ADMIN)
+
+#: API tokens listed per page.
+TOKENS_PAGE = 50
 
 
 def _page(
@@ -169,10 +181,65 @@ def rotate_key() -> ResponseReturnValue:
         purpose = KeyPurpose(raw)
     except ValueError:
         return _page(
-            error=InvalidInputError(f"unknown key purpose {raw!r}"), status=422, form="keys"
+            error=InvalidInputError(key="keys.purpose_unknown", purpose=raw),
+            status=422,
+            form="keys",
         )
     try:
         ring().rotate(purpose)
     except AgritraceError as exc:
         return _page(error=exc, status=exc.http_status, form="keys")
     return redirect(url_for("admin.home", done="keys") + "#keys", 303)
+
+
+def _before(raw: str | None) -> int | None:
+    """The ``before`` of a tokens page: a positive whole number, or none."""
+    if raw is None or raw == "":
+        return None
+    if not raw.isascii() or not raw.isdigit() or len(raw) > 18:
+        raise InvalidInputError(key="input.whole_number", field="before")
+    return int(raw)
+
+
+def _tokens_page(
+    before: int | None, *, error: AgritraceError | None = None, status: int = 200
+) -> ResponseReturnValue:
+    tokens = access.tokens_page(db(), before=before, limit=TOKENS_PAGE)
+    next_url = url_for("admin.tokens", before=tokens[-1].id) if len(tokens) == TOKENS_PAGE else None
+    revoked = request.args.get("revoked", "")
+    page = render_template(
+        "admin/tokens.html",
+        tokens=tokens,
+        before=before,
+        next_url=next_url,
+        revoked=int(revoked) if revoked.isascii() and revoked.isdigit() else None,
+        error=error,
+    )
+    return page, status
+
+
+@bp.get("/tokens")
+@admin_only
+def tokens() -> ResponseReturnValue:
+    return _tokens_page(_before(request.args.get("before")))
+
+
+@bp.post("/tokens/<int:token_id>/revoke")
+@admin_only
+def revoke_token(token_id: int) -> ResponseReturnValue:
+    actor = current_user()
+    assert actor is not None
+    before = _before(form_text(request.form, "before", limit=20))
+    try:
+        token = access.revoke_token(db(), token_id=token_id, actor=actor, now=utcnow())
+    except AgritraceError as exc:
+        db().rollback()
+        return _tokens_page(before, error=exc, status=exc.http_status)
+    current_app.logger.info(
+        "API token %s (%r) of %s revoked by administrator %s",
+        token.id,
+        token.name,
+        token.user.username,
+        actor.username,
+    )
+    return redirect(url_for("admin.tokens", before=before, revoked=token.id), 303)

@@ -8,7 +8,8 @@ Everything else needs ``Authorization: Bearer agt_...``, a token made on the acc
 (stored hashed, revocable); it acts with its user's role, and an operator's token only for
 its own facility. Lists are pages: ``limit`` (1-200, default 50) and the ``cursor`` of the
 previous page's ``next_cursor``. Bodies are JSON objects whose values are strings (numbers
-are accepted where a number is meant). Errors are RFC 9457 problem documents: 401 without a
+are accepted where a number is meant). Errors are RFC 9457 problem documents, in English
+(``detail`` is the service's own message; pages translate, the API does not): 401 without a
 valid token, 403 for another role or facility, 404, 409 and 422 for the rules, 503 when the
 server cannot sign (no ``AGRITRACE_KEY_PASSPHRASE``).
 """

@@ -105,7 +105,7 @@ def require(*roles: Role) -> Callable[[F], F]:
             if user is None:
                 return redirect(url_for("auth.sign_in", next=request.full_path.rstrip("?")), 303)
             if user.role not in roles:
-                raise PermissionDeniedError("your role may not open this page")
+                raise PermissionDeniedError(key="access.role_may_not")
             return view(*args, **kwargs)
 
         return wrapper  # type: ignore[return-value]

@@ -8,10 +8,14 @@
 
 Paths under ``/api/``, ``/ledger/`` and ``/.well-known/`` get ``application/problem+json``
 (RFC 9457: ``type``, ``title``, ``status``, ``detail``, ``instance``, plus the error's
-simple facts for 4xx); every other path gets an HTML page in the visitor's language. The
+simple facts for 4xx); every other path gets an HTML page in the visitor's language. Paths
+that also answer browsers with a page (:data:`NEGOTIATED_PATHS`, the ledger's entries) give
+a page to a client that prefers one (:func:`prefers_html`) and JSON to any other. The
 ``type`` of an agritrace error is ``<site>/problems/<slug>``, a page that describes it;
 HTTP errors without more to say use ``about:blank`` (RFC 9457 section 4.2.1). Details of 5xx
-errors (database messages, paths) are logged, never shown.
+errors (database messages, paths) are logged, never shown. Problem documents are in English
+(the error's own message); a page shows an error raised with a message key in the visitor's
+language (:func:`agritrace.web.i18n.error_message`).
 """
 
 from __future__ import annotations
@@ -25,12 +29,29 @@ from werkzeug.http import HTTP_STATUS_CODES
 
 from agritrace.errors import AgritraceError
 from agritrace.web import state
-from agritrace.web.i18n import current_language, has_message, translate
+from agritrace.web.i18n import (
+    current_language,
+    error_language,
+    error_message,
+    has_message,
+    translate,
+)
 
-__all__ = ["PROBLEM_PATHS", "PROBLEM_TYPES", "init_app", "wants_problem_json"]
+__all__ = [
+    "NEGOTIATED_PATHS",
+    "PROBLEM_PATHS",
+    "PROBLEM_TYPES",
+    "init_app",
+    "prefers_html",
+    "wants_problem_json",
+]
 
 #: Paths whose errors are RFC 9457 JSON documents rather than pages.
 PROBLEM_PATHS = ("/api/", "/ledger/", "/.well-known/")
+#: Paths of :data:`PROBLEM_PATHS` that answer a browser with a page (content negotiation).
+NEGOTIATED_PATHS = ("/ledger/entries/",)
+#: Values of the ``format`` query parameter that override the Accept header.
+FORMATS = ("html", "json")
 
 #: Problem types this site defines, by slug: what ``/problems/<slug>`` describes.
 PROBLEM_TYPES: dict[str, tuple[str, str]] = {
@@ -77,7 +98,21 @@ def describe(slug: str) -> tuple[str, int]:
     return render_template("error.html", status=None, title=title, message=text, detail=None), 200
 
 
+def prefers_html() -> bool:
+    """Whether the client asked for a page rather than JSON: ``?format=html``, or, without a
+    ``format``, an Accept header that ranks ``text/html`` strictly above ``application/json``
+    (as browsers send). No Accept header, ``*/*`` or a tie mean JSON, so API clients keep
+    getting what they always got."""
+    chosen = request.args.get("format")
+    if chosen in FORMATS:
+        return chosen == "html"
+    accept = request.accept_mimetypes
+    return accept.quality("text/html") > accept.quality("application/json")
+
+
 def wants_problem_json() -> bool:
+    if request.path.startswith(NEGOTIATED_PATHS) and prefers_html():
+        return False
     return request.path.startswith(PROBLEM_PATHS)
 
 
@@ -114,10 +149,19 @@ def _phrase(status: int) -> str:
     return HTTP_STATUS_CODES.get(status, "Error")
 
 
-def _page(status: int, *, detail: str | None, retry_after: int | None = None) -> Response:
+def _page(
+    status: int,
+    *,
+    detail: str | None,
+    retry_after: int | None = None,
+    error: AgritraceError | None = None,
+) -> Response:
     lang = current_language()
     key = f"error.{status}" if has_message(f"error.{status}") else "error.other"
     message = translate(lang, key, seconds=retry_after or 60)
+    detail_lang = lang
+    if detail is not None and error is not None:
+        detail, detail_lang = error_message(lang, error), error_language(lang, error)
     try:
         html = render_template(
             "error.html",
@@ -125,6 +169,7 @@ def _page(status: int, *, detail: str | None, retry_after: int | None = None) ->
             title=translate(lang, "error.title"),
             message=message,
             detail=detail,
+            detail_lang=detail_lang,
         )
     except Exception:  # the error page itself must never fail
         current_app.logger.exception("the error page could not be rendered")
@@ -139,12 +184,15 @@ def _respond(
     detail: str | None,
     extra: dict[str, Any] | None = None,
     retry_after: int | None = None,
+    error: AgritraceError | None = None,
 ) -> Response:
     if wants_problem_json():
         response = _problem(status, slug=slug, detail=detail, extra=extra)
     else:
-        response = _page(status, detail=detail, retry_after=retry_after)
+        response = _page(status, detail=detail, retry_after=retry_after, error=error)
     response.headers["Cache-Control"] = "no-store"
+    if request.path.startswith(NEGOTIATED_PATHS):
+        response.vary.add("Accept")
     if retry_after is not None:
         response.headers["Retry-After"] = str(retry_after)
     return response
@@ -156,7 +204,7 @@ def _agritrace_error(error: AgritraceError) -> Response:
         current_app.logger.warning("%s on %s: %s", error.slug, request.path, error.message)
         # Only what an operator of the site must do is said; database details never are.
         shown = error.message if error.slug == "key-ring-unavailable" else None
-        return _respond(status, slug=error.slug, detail=shown)
+        return _respond(status, slug=error.slug, detail=shown, error=error)
     retry_after = error.facts.get("retry_after")
     response = _respond(
         status,
@@ -164,6 +212,7 @@ def _agritrace_error(error: AgritraceError) -> Response:
         detail=error.message,
         extra=_facts(error),
         retry_after=retry_after if isinstance(retry_after, int) else None,
+        error=error,
     )
     if status == 401 and wants_problem_json():
         response.headers["WWW-Authenticate"] = 'Bearer realm="agritrace"'

@@ -5,6 +5,12 @@ Templates call ``t(key, **values)``; a key missing from a language falls back to
 then to the key itself. Values are inserted with :meth:`str.format` into plain text, and
 Jinja escapes the result, so a name containing ``<`` stays text.
 
+Service errors raised with a message key (:class:`~agritrace.errors.AgritraceError`) are
+shown with :func:`error_message` (templates: ``error_text(error)``): the key's text in the
+page's language (``err.<key>``: English from :mod:`agritrace.messages`, Vietnamese from
+:mod:`agritrace.web.i18n_errors`) filled in with the error's facts, the field it names and
+its dates in that language too. An error without a key keeps its English message.
+
 The language is, in order: ``?lang=vi|en`` (remembered in a ``lang`` cookie for a year),
 the ``lang`` cookie, the browser's ``Accept-Language``, and Vietnamese.
 """
@@ -17,11 +23,18 @@ from zoneinfo import ZoneInfo
 
 from flask import Flask, Response, g, request
 
+from agritrace.errors import AgritraceError
+from agritrace.messages import ERROR_MESSAGES
+from agritrace.web.i18n_errors import ERRORS_VI, FIELDS_VI
+
 __all__ = [
     "DEFAULT_LANGUAGE",
+    "FIELD_NAMES",
     "LANGUAGES",
     "MESSAGES",
     "current_language",
+    "error_language",
+    "error_message",
     "format_date",
     "format_datetime",
     "format_number",
@@ -339,7 +352,61 @@ VI: dict[str, str] = {
     "admin.purpose": "Mục đích",
     "admin.rotate": "Thay khóa",
     "admin.rotate_hint": "Khóa cũ được giữ lại để xác minh tem và điểm kiểm tra đã ký.",
+    "admin.tokens": "Khóa API của người dùng",
+    "admin.all_tokens": "Xem và thu hồi khóa API của mọi người dùng",
+    "admin.tokens_hint": "Mỗi khóa API dùng /api/v1 với vai trò và cơ sở hiện tại của người sở "
+    "hữu, và thôi hoạt động khi bị thu hồi hoặc khi tài khoản bị khóa. Khóa bí mật không được "
+    "lưu và không bao giờ hiện ở đây: chỉ có vài ký tự đầu để nhận ra khóa.",
+    "admin.never_expires": "Không hết hạn",
+    "admin.revoked_at": "Đã thu hồi lúc {time}",
+    "admin.owner_inactive": "Không dùng được: tài khoản đã bị khóa",
+    "admin.token_revoked": "Đã thu hồi khóa API #{id}.",
+    "admin.revoke_label": "Thu hồi khóa {name} của {user}",
+    "col.owner": "Người sở hữu",
+    "col.acts_as": "Quyền (vai trò · cơ sở)",
+    "col.expires": "Hết hạn",
     "error.401": "Bạn cần đăng nhập.",
+    # ledger entry page
+    "entry.title": "Mục sổ cái #{index}",
+    "entry.back": "Quay lại trang tem",
+    "entry.verified_short": "Đã kiểm chứng: mục này nằm trong sổ cái đã ký",
+    "entry.verified": "Máy chủ đã kiểm tra chữ ký của điểm kiểm tra ({size} mục) bằng khóa "
+    "công khai, rồi kiểm tra bằng chứng có mặt (RFC 9162): từ băm lá của mục này, các băm "
+    "bằng chứng dẫn tới đúng băm gốc đã ký.",
+    "entry.not_verified": "Bằng chứng KHÔNG hợp lệ",
+    "entry.not_covered": "Chưa có điểm kiểm tra đã ký nào bao gồm mục này; bằng chứng sẽ có "
+    "sau lần ký tiếp theo.",
+    "entry.record": "Nội dung được ghi",
+    "entry.corrects": "Đính chính mục",
+    "entry.raw": "Bản ghi gốc (JSON chuẩn hóa, đúng từng byte đã được băm)",
+    "entry.proof": "Bằng chứng",
+    "entry.index": "Số thứ tự trong sổ cái",
+    "entry.recorded_at": "Ghi vào sổ cái lúc",
+    "entry.leaf_hash": "Băm lá (SHA-256)",
+    "entry.checkpoint": "Điểm kiểm tra đã ký dùng để kiểm chứng",
+    "entry.origin": "Nguồn",
+    "entry.size": "Số mục",
+    "entry.root": "Băm gốc",
+    "entry.signed_by": "Ký bởi",
+    "entry.proof_hashes": "Các băm của bằng chứng ({count})",
+    "entry.proof_empty": "Không cần băm nào: sổ cái khi đó chỉ có một mục.",
+    "entry.note": "Văn bản đã ký của điểm kiểm tra",
+    "entry.verify_yourself": "Tự kiểm chứng",
+    "entry.json": "Mục này dạng JSON",
+    "entry.bundle": "Tải gói bằng chứng (kiểm chứng ngoại tuyến)",
+    "entry.latest_checkpoint": "Điểm kiểm tra mới nhất",
+    "entry.offline": "Kiểm chứng ngoại tuyến chỉ với khóa công khai:",
+    "detail.lot": "Lô hàng",
+    "detail.product": "Sản phẩm",
+    "detail.certificate": "Chứng nhận",
+    "detail.validity": "Hiệu lực",
+    "detail.serials": "Dải sê-ri",
+    "detail.cascade": "Thu hồi kéo theo",
+    "detail.to": "Nơi đến",
+    "detail.from": "Nơi gửi",
+    "detail.note": "Ghi chú",
+    "detail.inputs": "Lô đầu vào",
+    "detail.outputs": "Lô đầu ra",
 }
 
 EN: dict[str, str] = {
@@ -639,8 +706,67 @@ EN: dict[str, str] = {
     "admin.purpose": "Purpose",
     "admin.rotate": "Rotate key",
     "admin.rotate_hint": "Old keys stay to verify the stamps and checkpoints they signed.",
+    "admin.tokens": "Users' API tokens",
+    "admin.all_tokens": "See and revoke every user's API tokens",
+    "admin.tokens_hint": "An API token uses /api/v1 with its owner's current role and "
+    "facility, and stops working when it is revoked or the account is deactivated. Token "
+    "secrets are not stored and never shown here: only their first characters, to tell "
+    "them apart.",
+    "admin.never_expires": "Never",
+    "admin.revoked_at": "Revoked {time}",
+    "admin.owner_inactive": "Unusable: the account is deactivated",
+    "admin.token_revoked": "API token #{id} revoked.",
+    "admin.revoke_label": "Revoke the token {name} of {user}",
+    "col.owner": "Owner",
+    "col.acts_as": "Acts as (role · facility)",
+    "col.expires": "Expires",
     "error.401": "You need to sign in.",
+    # ledger entry page
+    "entry.title": "Ledger entry #{index}",
+    "entry.back": "Back to the stamp",
+    "entry.verified_short": "Verified: this entry is in the signed ledger",
+    "entry.verified": "This server checked the checkpoint's signature ({size} entries) with "
+    "the published key, then the inclusion proof (RFC 9162): from this entry's leaf hash, the "
+    "proof's hashes lead to exactly the signed root hash.",
+    "entry.not_verified": "The proof does NOT verify",
+    "entry.not_covered": "No signed checkpoint covers this entry yet; its proof will be here "
+    "after the next signing.",
+    "entry.record": "What this entry records",
+    "entry.corrects": "Corrects entry",
+    "entry.raw": "The raw record (canonical JSON, exactly the bytes that were hashed)",
+    "entry.proof": "Proof",
+    "entry.index": "Index in the ledger",
+    "entry.recorded_at": "Written to the ledger",
+    "entry.leaf_hash": "Leaf hash (SHA-256)",
+    "entry.checkpoint": "Signed checkpoint it is proven against",
+    "entry.origin": "Origin",
+    "entry.size": "Size",
+    "entry.root": "Root hash",
+    "entry.signed_by": "Signed by",
+    "entry.proof_hashes": "Proof hashes ({count})",
+    "entry.proof_empty": "None needed: the ledger then had a single entry.",
+    "entry.note": "The checkpoint's signed text",
+    "entry.verify_yourself": "Verify it yourself",
+    "entry.json": "This entry as JSON",
+    "entry.bundle": "Download the proof bundle (verify offline)",
+    "entry.latest_checkpoint": "Latest checkpoint",
+    "entry.offline": "Verify offline with the public key alone:",
+    "detail.lot": "Lot",
+    "detail.product": "Product",
+    "detail.certificate": "Certificate",
+    "detail.validity": "Valid",
+    "detail.serials": "Serials",
+    "detail.cascade": "The recall also covers",
+    "detail.to": "To",
+    "detail.from": "From",
+    "detail.note": "Note",
+    "detail.inputs": "Input lots",
+    "detail.outputs": "Output lots",
 }
+
+# Service errors, as err.<key>.
+VI.update({f"err.{key}": text for key, text in ERRORS_VI.items()})
+EN.update({f"err.{key}": text for key, text in ERROR_MESSAGES.items()})
 
 MESSAGES: dict[str, dict[str, str]] = {"vi": VI, "en": EN}
 
@@ -654,6 +780,41 @@ def translate(lang: str, key: str, **values: Any) -> str:
         return template.format(**values)
     except (KeyError, IndexError, ValueError):
         return template
+
+
+#: The names of form fields (an error's ``field`` fact) in languages other than English.
+FIELD_NAMES: dict[str, dict[str, str]] = {"vi": FIELDS_VI}
+
+
+def _fact(lang: str, name: str, value: Any) -> Any:
+    """A fact as a message in ``lang`` shows it. The English messages name fields, roles and
+    steps as the code does (``harvest date``, ``inspector``); other languages translate them."""
+    if lang != "en" and isinstance(value, str):
+        if name == "field":
+            return FIELD_NAMES.get(lang, {}).get(value, value)
+        if name in ("role", "step"):
+            return MESSAGES.get(lang, EN).get(f"{name}.{value}", value)
+    if isinstance(value, dt.date) and not isinstance(value, dt.datetime):
+        return format_date(value, lang)
+    return value
+
+
+def error_message(lang: str, error: AgritraceError) -> str:
+    """What ``error`` says in ``lang``: its key's text filled in with its facts (fields,
+    roles, steps and dates in ``lang``), or its own English message when it has no key."""
+    template = MESSAGES.get(lang, EN).get(f"err.{error.key}") if error.key else None
+    if template is None:
+        return error.message
+    facts = {name: _fact(lang, name, value) for name, value in error.facts.items()}
+    try:
+        return template.format_map(facts)
+    except (KeyError, IndexError, ValueError):
+        return error.message
+
+
+def error_language(lang: str, error: AgritraceError) -> str:
+    """The language :func:`error_message` answers in (English for an error without a key)."""
+    return lang if error.key and f"err.{error.key}" in MESSAGES.get(lang, EN) else "en"
 
 
 def has_message(key: str) -> bool:
@@ -739,6 +900,8 @@ def init_app(app: Flask, zone: ZoneInfo) -> None:
             "day": lambda d: format_date(d, lang),
             "number": lambda n: format_number(n, lang),
             "has_message": has_message,
+            "error_text": lambda error: error_message(lang, error),
+            "error_lang": lambda error: error_language(lang, error),
             "label": lambda group, slug: (
                 translate(lang, f"{group}.{slug}") if has_message(f"{group}.{slug}") else slug
             ),

@@ -46,7 +46,7 @@ def _whole(raw: str | None, name: str, *, default: int | None = None) -> int | N
     if raw is None or raw == "":
         return default
     if not raw.isdigit() or len(raw) > 18:
-        raise InvalidInputError(f"{name} must be a whole number", field=name)
+        raise InvalidInputError(key="input.whole_number", field=name)
     return int(raw)
 
 
@@ -174,7 +174,7 @@ def inclusion() -> ResponseReturnValue:
     index = _whole(request.args.get("index"), "index")
     size = _whole(request.args.get("size"), "size")
     if index is None or size is None:
-        raise InvalidInputError("give an entry index and a checkpoint size")
+        raise InvalidInputError(key="ledger.proof_needs_index_and_size")
     check = overview.check_inclusion(db(), index=index, size=size, verifiers=_verifiers())
     return render_template("inspect/inclusion.html", check=check), 200 if check.ok else 422
 
@@ -244,7 +244,7 @@ def suspend_facility(code: str) -> ResponseReturnValue:
 def suspend_certificate(certificate_id: int) -> ResponseReturnValue:
     certificate = db().get(Certificate, certificate_id)
     if certificate is None:
-        raise NotFoundError(f"unknown certificate {certificate_id}")
+        raise NotFoundError(key="certificate.unknown_id", certificate=certificate_id)
     code = certificate.facility.code
     scheme, number = certificate.scheme.value, certificate.number
     reason = form_text(request.form, "reason", limit=600)

@@ -457,7 +457,9 @@ def openapi_document(base_url: str) -> dict[str, Any]:
             "title": "agritrace API",
             "version": "1",
             "description": "Lots, stamp batches, events, recalls and exports. Errors are RFC "
-            "9457 problem documents; lists are pages (limit, cursor).",
+            "9457 problem documents, always in English whatever Accept-Language says (the web "
+            "pages show the same errors in Vietnamese or English); lists are pages (limit, "
+            "cursor).",
         },
         "servers": [{"url": f"{base_url}/api/v1"}],
         "security": secured,

@@ -179,7 +179,7 @@ def issue(code: str) -> ResponseReturnValue:
 @operator
 def stamps(batch_id: int, kind: str) -> ResponseReturnValue:
     if kind not in {"pdf", "csv", "zip"}:
-        raise InvalidInputError(f"stamps are printed as pdf, csv or zip, not {kind!r}")
+        raise InvalidInputError(key="stamps.print_kind", kind=kind)
     user = current_user()
     assert user is not None
     batch = issuance.get_batch(db(), batch_id)
@@ -251,9 +251,9 @@ def _step(raw: str) -> Step:
     try:
         step = Step(raw.strip().lower())
     except ValueError as exc:
-        raise InvalidInputError(f"unknown step {raw!r}", field="step") from exc
+        raise InvalidInputError(key="event.step_unknown", field="step", step=raw) from exc
     if step is Step.PROCESSING:
-        raise InvalidInputError("record processing with its own form", field="step")
+        raise InvalidInputError(key="event.processing_form", field="step")
     return step
 
 
@@ -266,14 +266,14 @@ def _amounts(text: str, what: str) -> list[events.LotAmount]:
         ref, sep, amount = line.partition("=")
         parts = amount.split()
         if not sep or not parts or len(parts) > 2:
-            raise InvalidInputError(
-                f"{what}: {line.strip()[:80]!r} must look like FACILITY/LOT=2000 kg", field=what
-            )
+            raise InvalidInputError(key="transform.amount_line", field=what, line=line.strip()[:80])
         ref = ref.strip() if "/" in ref else f"{_facility().code}/{ref.strip()}"
         try:
             Decimal(parts[0])
         except ArithmeticError as exc:
-            raise InvalidInputError(f"{what}: {parts[0]!r} is not a number", field=what) from exc
+            raise InvalidInputError(
+                key="transform.amount_number", field=what, raw=parts[0]
+            ) from exc
         found.append(events.LotAmount(ref, parts[0], parts[1] if len(parts) == 2 else None))
     return found
 

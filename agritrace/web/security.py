@@ -3,7 +3,9 @@ token every form carries (kept in the signed session cookie, compared in constan
 
 Headers: a strict Content-Security-Policy (:data:`CSP`: only our own style sheet and script,
 no inline code, no frames), ``X-Content-Type-Options: nosniff``, ``Referrer-Policy:
-no-referrer`` (a scan URL holds the stamp code), ``X-Frame-Options: DENY``, a
+same-origin`` (a scan URL holds the stamp code: no other site ever learns it, while this
+site's ledger entry pages can link back to the stamp they were opened from),
+``X-Frame-Options: DENY``, a
 Permissions-Policy that allows geolocation only for this site, and HSTS when the app runs
 behind TLS (``settings.behind_tls``, which also trusts one proxy's ``X-Forwarded-*``).
 Public JSON (``/.well-known/``, ``/ledger/``, ``/api/v1/stamps/``) may be read from any
@@ -152,7 +154,7 @@ def check_csrf() -> None:
     expected = session.get(_CSRF_KEY)
     sent = request.form.get(_CSRF_KEY, "")
     if not isinstance(expected, str) or not hmac.compare_digest(expected, sent):
-        raise CsrfError("the form expired or did not come from this site: reload the page")
+        raise CsrfError(key="web.csrf")
 
 
 def _headers(behind_tls: bool) -> Callable[[Response], Response]:
@@ -160,7 +162,7 @@ def _headers(behind_tls: bool) -> Callable[[Response], Response]:
         headers = response.headers
         headers.setdefault("Content-Security-Policy", CSP)
         headers.setdefault("X-Content-Type-Options", "nosniff")
-        headers.setdefault("Referrer-Policy", "no-referrer")
+        headers.setdefault("Referrer-Policy", "same-origin")
         headers.setdefault("X-Frame-Options", "DENY")
         headers.setdefault("Cross-Origin-Opener-Policy", "same-origin")
         headers.setdefault("Permissions-Policy", "geolocation=(self), camera=(), microphone=()")
@@ -188,7 +190,5 @@ def init_app(app: Flask, *, behind_tls: bool, limiter: RateLimiter) -> None:
             return None
         retry_after = limiter.hit(group, request.remote_addr or "unknown")
         if retry_after is not None:
-            raise RateLimitedError(
-                "too many requests from this client: try again shortly", retry_after=retry_after
-            )
+            raise RateLimitedError(key="web.rate_limited", retry_after=retry_after)
         return None

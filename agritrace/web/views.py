@@ -77,9 +77,7 @@ def print_batch(batch: StampBatch, kind: str) -> Response:
     limit = MAX_WEB_PDF if kind == "pdf" else MAX_WEB_PRINT
     if batch.count > limit:
         raise InvalidInputError(
-            f"batch {batch.id} has {batch.count} stamps: the web prints at most {limit} as "
-            f"{kind}; use 'agritrace stamps print {batch.id}'",
-            batch=batch.id,
+            key="stamps.print_too_many", batch=batch.id, count=batch.count, limit=limit, kind=kind
         )
     key = ring().signer(KeyPurpose.STAMP, batch.key_id)
     items = issuance.print_items(batch, private_key=key, parallel=False)
@@ -135,7 +133,7 @@ def export_lot(lot: Lot, kind: str) -> tuple[exports.Export, str]:
         document = journal.bundle(session, indices, origin=state().settings.origin, ring=None)
         content = json.dumps(document, ensure_ascii=False, indent=1).encode("utf-8")
         return exports.Export(content, "application/json", checkpoint), f"{stem}.bundle.json"
-    raise InvalidInputError(f"exports are epcis, fsma or bundle, not {kind[:20]!r}", field="kind")
+    raise InvalidInputError(key="export.kind", field="kind", kind=kind[:20])
 
 
 def export_range(start: str, end: str) -> tuple[exports.Export, str]:

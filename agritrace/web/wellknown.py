@@ -10,25 +10,36 @@
 * ``/ledger/proof/inclusion?index=&size=``: RFC 9162 inclusion proof of one entry.
 * ``/ledger/proof/consistency?old=&new=``: RFC 9162 consistency proof between two sizes.
 * ``/ledger/entries/<index>``: one entry's exact bytes and its proof against the latest
-  checkpoint that covers it.
+  checkpoint that covers it. Content-negotiated: a browser (an Accept header that ranks
+  ``text/html`` above ``application/json``) gets a page in its language that says what the
+  entry records, and whether this server verified its proof (the checkpoint's signature with
+  the published keys, then :func:`agritrace.ledger.merkle.verify_inclusion`); every other
+  client, and ``?format=json``, gets the JSON (``?format=html`` asks for the page). Opened
+  from a stamp page of this site (the ``Referer``, which the site sends only to itself), or
+  with ``back=/S/<code>`` (what the page's own links carry on), it links back to the stamp.
+* ``/ledger/entries/<index>/bundle``: that entry's proof bundle (``agritrace-proof-bundle/v1``)
+  as a download, verifiable offline with ``agritrace ledger verify-bundle``.
 
 Hashes are standard base64. Bad parameters answer 422 (or 404 for a missing record) as RFC
-9457 problem documents.
+9457 problem documents, or as pages for a browser on the entry paths.
 """
 
 from __future__ import annotations
 
 import base64
+import json
 import re
 from typing import Any
+from urllib.parse import urlsplit
 
-from flask import Blueprint, Response, jsonify, request
+from flask import Blueprint, Response, jsonify, render_template, request
 
 from agritrace.errors import InvalidInputError, NotFoundError
 from agritrace.ledger import store
-from agritrace.trace import journal
+from agritrace.trace import journal, overview, provenance
 from agritrace.trace.recalls import latest_revocations
 from agritrace.web import db, state
+from agritrace.web.errors import FORMATS, prefers_html
 
 __all__ = ["bp"]
 
@@ -36,6 +47,8 @@ bp = Blueprint("wellknown", __name__)
 
 _WHOLE = re.compile(r"[0-9]{1,18}")
 _IMMUTABLE_S = 24 * 3600
+#: A stamp page's path, the only place an entry page links back to.
+_STAMP_PATH = re.compile(r"/[Ss]/[A-Za-z0-9]{1,200}")
 
 
 def _b64(data: bytes) -> str:
@@ -45,11 +58,9 @@ def _b64(data: bytes) -> str:
 def _whole(raw: str | None, name: str) -> int:
     """A non-negative whole number from a query or path parameter (at most 18 digits)."""
     if raw is None or raw == "":
-        raise InvalidInputError(f"the parameter {name!r} is required", parameter=name)
+        raise InvalidInputError(key="input.parameter_required", parameter=name)
     if not _WHOLE.fullmatch(raw):
-        raise InvalidInputError(
-            f"the parameter {name!r} must be a whole number, not {raw[:40]!r}", parameter=name
-        )
+        raise InvalidInputError(key="input.parameter_whole_number", parameter=name, raw=raw[:40])
     return int(raw)
 
 
@@ -68,7 +79,7 @@ def keys() -> Response:
 def revocations() -> Response:
     document = latest_revocations(db())
     if document is None:
-        raise NotFoundError("no revocation list has been signed yet")
+        raise NotFoundError(key="ledger.no_revocations")
     return _json(document, max_age_s=60)
 
 
@@ -76,7 +87,7 @@ def revocations() -> Response:
 def checkpoint() -> Response:
     latest = store.latest_checkpoint(db())
     if latest is None:
-        raise NotFoundError("no checkpoint has been signed yet")
+        raise NotFoundError(key="ledger.no_checkpoint")
     response = Response(latest.note, mimetype="text/plain")
     response.headers["Cache-Control"] = "public, max-age=10"
     return response
@@ -119,9 +130,77 @@ def consistency() -> Response:
     return _json(body, max_age_s=_IMMUTABLE_S)
 
 
+def _format() -> None:
+    chosen = request.args.get("format")
+    if chosen is not None and chosen not in FORMATS:
+        raise InvalidInputError(
+            key="input.parameter_choice",
+            parameter="format",
+            choices=", ".join(FORMATS),
+            raw=chosen[:20],
+        )
+
+
+def _back() -> str | None:
+    """The stamp page to link back to: ``back=``, else the page the visitor came from if
+    that was on this site; only a ``/S/<code>`` path, else nothing (so the link can never
+    lead to another site or page)."""
+    raw = request.args.get("back")
+    if raw is None and request.referrer:
+        came_from = urlsplit(request.referrer)
+        if came_from.scheme == request.scheme and came_from.netloc == request.host:
+            raw = came_from.path
+    return raw if raw is not None and _STAMP_PATH.fullmatch(raw) else None
+
+
 @bp.get("/ledger/entries/<raw_index>")
 def entry(raw_index: str) -> Response:
     index = _whole(raw_index, "index")
+    _format()
+    response = _entry_page(index) if prefers_html() else _entry_json(index)
+    response.vary.add("Accept")
+    return response
+
+
+def _entry_page(index: int) -> Response:
+    web = state()
+    found, check = overview.check_entry(
+        db(), index, verifiers=journal.verifiers(web.settings.origin, web.keys.infos())
+    )
+    content = found.content.decode("utf-8")
+    try:
+        body = json.loads(content)
+    except ValueError:  # every entry is canonical JSON; a page is still owed
+        body = None
+    html = render_template(
+        "ledger/entry.html",
+        entry=found,
+        content=content,
+        described=provenance.describe_entry(index, body) if isinstance(body, dict) else None,
+        check=check,
+        back=_back(),
+        b64=_b64,
+    )
+    response = Response(html, mimetype="text/html")
+    # The page is in the visitor's language: browsers may keep it, shared caches may not.
+    response.headers["Cache-Control"] = "private, max-age=60"
+    return response
+
+
+@bp.get("/ledger/entries/<raw_index>/bundle")
+def entry_bundle(raw_index: str) -> Response:
+    """The entry's one-entry proof bundle, as a file to keep and verify offline."""
+    index = _whole(raw_index, "index")
+    document = journal.bundle(db(), [index], origin=state().settings.origin, ring=None)
+    content = json.dumps(document, ensure_ascii=False, indent=1).encode("utf-8")
+    response = Response(content, mimetype="application/json")
+    name = f"agritrace-entry-{index}.bundle.json"
+    response.headers["Content-Disposition"] = f'attachment; filename="{name}"'
+    response.headers["Cache-Control"] = "public, max-age=60"
+    return response
+
+
+def _entry_json(index: int) -> Response:
     session = db()
     stored = store.get_entry(session, index)
     try:

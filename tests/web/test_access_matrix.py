@@ -91,6 +91,15 @@ def _own_token(p: People, role: str) -> str:
     return f"/account/tokens/{made.token.id}/revoke"
 
 
+def _someone_elses_token(p: People, role: str) -> str:
+    """A live token of operator B's: the administrator may revoke it here; every other role,
+    operator B included, is refused (this is the administrator's route)."""
+    with p.site.sessions() as session:
+        user = access.get_user(session, p.users["operator_b"])
+        made = access.create_token(session, user=user, name="admin revokes", now=utcnow())
+    return f"/admin/tokens/{made.token.id}/revoke"
+
+
 def _processing(p: People) -> dict[str, str]:
     source = p.fresh_lot().split("/")[1]
     output = p.fresh_lot().split("/")[1]
@@ -106,6 +115,8 @@ ROUTES = [
     Route("sign-in page", "GET", lambda p: "/sign-in", frozenset(ROLES)),
     Route("api openapi", "GET", lambda p: "/api/v1/openapi.json", frozenset(ROLES)),
     Route("api stamp check", "GET", lambda p: f"/api/v1/stamps/{p.site.genuine}", frozenset(ROLES)),
+    Route("ledger entry page", "GET", lambda p: "/ledger/entries/0?format=html", frozenset(ROLES)),
+    Route("ledger entry bundle", "GET", lambda p: "/ledger/entries/0/bundle", frozenset(ROLES)),
     # facility portal
     Route("portal home", "GET", lambda p: "/portal/", OPERATORS),
     Route("new lot form", "GET", lambda p: "/portal/lots/new", OPERATORS),
@@ -276,6 +287,16 @@ ROUTES = [
         lambda p: f"/admin/users/{p.users['inspector']}",
         ADMIN,
         form=lambda p: {"role": "inspector", "active": "1"},
+    ),
+    Route("every user's tokens", "GET", lambda p: "/admin/tokens", ADMIN),
+    Route("every user's tokens, page 2", "GET", lambda p: "/admin/tokens?before=3", ADMIN),
+    Route(
+        "revoke anyone's token",
+        "POST",
+        lambda p: "",
+        ADMIN,
+        form=lambda p: {},
+        path_for=_someone_elses_token,
     ),
     Route(
         "rotate key",

@@ -67,7 +67,7 @@ def test_creating_a_lot_writes_the_ledger_and_signs_a_checkpoint(people: People)
 def test_a_broken_rule_is_shown_beside_the_form(people: People) -> None:
     response = _post(
         people,
-        "/portal/lots/new",
+        "/portal/lots/new?lang=en",
         product="VAI",
         code="BAD",
         units="0",
@@ -84,7 +84,7 @@ def test_a_broken_rule_is_shown_beside_the_form(people: People) -> None:
 
 
 def test_issuing_more_stamps_than_units_is_refused_inline(people: People) -> None:
-    response = _post(people, "/portal/lots/LA-1/batches", count="1000")
+    response = _post(people, "/portal/lots/LA-1/batches?lang=en", count="1000")
     assert response.status_code == 422
     assert "exceed" in response.get_data(as_text=True)
 
@@ -120,7 +120,9 @@ def test_recording_shipping_then_receiving_moves_the_lot(people: People) -> None
     assert shipped.status_code == 303
     b = people.clients["operator_b"]
     assert code in b.get("/portal/").get_data(as_text=True)  # incoming shipment
-    again = _post(people, "/portal/events/new", step="cooling", lot=code, time="2026-06-11T06:00")
+    again = _post(
+        people, "/portal/events/new?lang=en", step="cooling", lot=code, time="2026-06-11T06:00"
+    )
     assert again.status_code == 409
     assert "only the holder records" in again.get_data(as_text=True)
     received = b.post(
@@ -137,7 +139,11 @@ def test_recording_shipping_then_receiving_moves_the_lot(people: People) -> None
 
 def test_a_time_in_the_future_is_refused(people: People) -> None:
     response = _post(
-        people, "/portal/events/new", step="inspecting", lot="LA-1", time="2099-01-01T00:00"
+        people,
+        "/portal/events/new?lang=en",
+        step="inspecting",
+        lot="LA-1",
+        time="2099-01-01T00:00",
     )
     assert response.status_code == 422
     assert "in the future" in response.get_data(as_text=True)
@@ -148,7 +154,7 @@ def test_processing_form_refuses_outputs_heavier_than_inputs(people: People) -> 
     output = people.fresh_lot().split("/")[1]
     response = _post(
         people,
-        "/portal/processing",
+        "/portal/processing?lang=en",
         time="2026-06-12T09:00",
         inputs=f"{source}=10 kg",
         outputs=f"{output}=20 kg",

@@ -359,7 +359,7 @@ def test_security_headers_are_set(site: Site, client: FlaskClient) -> None:
     assert "default-src 'none'" in CSP
     assert "frame-ancestors 'none'" in CSP
     assert headers["X-Content-Type-Options"] == "nosniff"
-    assert headers["Referrer-Policy"] == "no-referrer"
+    assert headers["Referrer-Policy"] == "same-origin"
     assert headers["Cache-Control"] == "no-store"
     assert "Strict-Transport-Security" not in headers
     assert "HttpOnly" in headers["Set-Cookie"]
