@@ -39,11 +39,10 @@ from sqlalchemy import (
     Select,
     SmallInteger,
     String,
-    Table,
     Text,
-    insert,
     select,
 )
+from sqlalchemy.engine import Connection
 from sqlalchemy.orm import Mapped, Session, mapped_column
 
 from agritrace.db import Base, UTCDateTime, begin_write, utcnow
@@ -79,6 +78,7 @@ __all__ = [
 
 ZERO_CHAIN = bytes(32)
 _IN_CHUNK = 2_000
+_ENTRY_COLUMNS = ("idx", "content", "leaf_hash", "chain_hash", "kind", "recorded_at")
 MAX_ENTRY_BYTES = 64 * 1024
 
 
@@ -261,10 +261,6 @@ def fetcher(session: Session) -> merkle.Fetch:
     return fetch
 
 
-def _table(model: type[Base]) -> Table:
-    return Base.metadata.tables[model.__tablename__]
-
-
 def _lock_head(session: Session) -> LedgerHead:
     row = session.scalars(
         select(LedgerHead).where(LedgerHead.id == 1).with_for_update()
@@ -287,15 +283,49 @@ def head(session: Session) -> Head:
 
 
 def _existing(session: Session, leaf_hashes: Sequence[bytes]) -> dict[bytes, int]:
+    """The index of each leaf hash already stored (driver SQL: a batch asks for thousands)."""
     found: dict[bytes, int] = {}
     unique = list(dict.fromkeys(leaf_hashes))
+    connection = session.connection()
+    postgres = connection.dialect.name == "postgresql"
     for start in range(0, len(unique), _IN_CHUNK):
         chunk = unique[start : start + _IN_CHUNK]
-        rows = session.execute(
-            select(LedgerEntry.leaf_hash, LedgerEntry.idx).where(LedgerEntry.leaf_hash.in_(chunk))
-        )
-        found.update((leaf, idx) for leaf, idx in rows)
+        params: tuple[Any, ...]
+        if postgres:  # one statement (bytea[] whatever the count), prepared once
+            sql, params = _PG_EXISTING_SQL, (chunk,)
+        else:
+            sql, params = _sqlite_existing_sql(len(chunk)), tuple(chunk)
+        found.update(connection.exec_driver_sql(sql, params).fetchall())
     return found
+
+
+_PG_EXISTING_SQL = "SELECT leaf_hash, idx FROM ledger_entry WHERE leaf_hash = ANY(%s::bytea[])"
+
+
+@functools.lru_cache(maxsize=64)
+def _sqlite_existing_sql(count: int) -> str:
+    marks = ", ".join("?" * count)
+    return f"SELECT leaf_hash, idx FROM ledger_entry WHERE leaf_hash IN ({marks})"  # noqa: S608 - placeholders only
+
+
+@functools.lru_cache(maxsize=16)
+def _insert_sql(table: str, columns: tuple[str, ...], mark: str) -> str:
+    return f"INSERT INTO {table} ({', '.join(columns)}) VALUES ({', '.join([mark] * len(columns))})"  # noqa: S608 - our own table and column names
+
+
+def _insert_rows(
+    connection: Connection, model: type[Base], columns: tuple[str, ...], rows: list[tuple[Any, ...]]
+) -> None:
+    """Insert plain values (ints, bytes, text, values already bound) with the driver's own
+    executemany: SQLAlchemy's per-row bind processing cost more than the inserts."""
+    mark = "?" if connection.dialect.paramstyle == "qmark" else "%s"
+    connection.exec_driver_sql(_insert_sql(model.__tablename__, columns, mark), rows)
+
+
+def _bound(connection: Connection, column: Any, value: Any) -> Any:
+    """``value`` as SQLAlchemy would hand it to the driver for ``column`` (once, not per row)."""
+    process = column.type.dialect_impl(connection.dialect).bind_processor(connection.dialect)
+    return value if process is None else process(value)
 
 
 def append(session: Session, entries: Sequence[NewEntry]) -> list[Appended]:
@@ -312,11 +342,12 @@ def append(session: Session, entries: Sequence[NewEntry]) -> list[Appended]:
     row = _lock_head(session)
     known = _existing(session, [leaf for _, leaf, _ in prepared])
     size, chain = row.size, row.chain_hash
-    now = utcnow()
+    connection = session.connection()
+    now = _bound(connection, LedgerEntry.__table__.c.recorded_at, utcnow())
     results: list[Appended] = []
     new_leaves: list[bytes] = []
-    entry_rows: list[dict[str, Any]] = []
-    subject_rows: list[dict[str, Any]] = []
+    entry_rows: list[tuple[int, bytes, bytes, bytes, str, Any]] = []
+    subject_rows: list[tuple[int, str]] = []
     sha256 = hashlib.sha256
     for entry, (content, leaf, kind) in zip(entries, prepared, strict=True):
         if leaf in known:
@@ -326,33 +357,24 @@ def append(session: Session, entries: Sequence[NewEntry]) -> list[Appended]:
         known[leaf] = index
         chain = sha256(chain + leaf).digest()
         new_leaves.append(leaf)
-        entry_rows.append(
-            {
-                "idx": index,
-                "content": content,
-                "leaf_hash": leaf,
-                "chain_hash": chain,
-                "kind": kind,
-                "recorded_at": now,
-            }
-        )
-        subject_rows.extend({"idx": index, "subject": s} for s in dict.fromkeys(entry.subjects))
+        entry_rows.append((index, content, leaf, chain, kind, now))
+        subject_rows.extend((index, subject) for subject in dict.fromkeys(entry.subjects))
         results.append(Appended(index=index, leaf_hash=leaf, new=True))
     if not new_leaves:
         return results
     frontier = fetcher(session)(merkle.frontier_ids(size))
     grown = merkle.append_leaves(size, frontier, new_leaves)
-    session.execute(insert(_table(LedgerEntry)), entry_rows)
+    _insert_rows(connection, LedgerEntry, _ENTRY_COLUMNS, entry_rows)
     if subject_rows:
-        session.execute(insert(_table(LedgerSubject)), subject_rows)
+        _insert_rows(connection, LedgerSubject, ("idx", "subject"), subject_rows)
     node_rows = [
-        {"level": run.level, "idx": run.first + offset, "hash": digest}
+        (run.level, run.first + offset, digest)
         for run in grown.nodes.runs
         if run.level > 0
         for offset, digest in enumerate(run.hashes)
     ]
     if node_rows:
-        session.execute(insert(_table(LedgerNode)), node_rows)
+        _insert_rows(connection, LedgerNode, ("level", "idx", "hash"), node_rows)
     row.size = grown.size
     row.chain_hash = chain
     row.root_hash = grown.root
