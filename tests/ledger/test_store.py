@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import datetime as dt
+
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
@@ -296,3 +298,18 @@ def test_a_proof_sees_nodes_added_but_not_yet_flushed(session: Session) -> None:
     session.execute(text("DELETE FROM ledger_node WHERE level = 1 AND idx = 1"))
     session.add(LedgerNode(level=1, idx=1, hash=merkle.node_hash(leaves[2], leaves[3])))
     assert store.inclusion_proof(session, 0, 4) == _path(0, leaves)
+
+
+def test_append_records_the_time_in_utc_on_every_row(session: Session) -> None:
+    """Rows go in through the driver's executemany, the time bound once through the column's
+    own type: it reads back as the same aware UTC time on both databases."""
+    before = dt.datetime.now(dt.UTC)
+    store.append(session, entries(0, 3))
+    after = dt.datetime.now(dt.UTC)
+    times = list(session.scalars(select(LedgerEntry.recorded_at).order_by(LedgerEntry.idx)))
+    assert len(set(times)) == 1
+    assert times[0].tzinfo is not None
+    assert times[0].utcoffset() == dt.timedelta(0)
+    assert before - dt.timedelta(seconds=1) <= times[0] <= after
+    kinds = set(session.scalars(select(LedgerEntry.kind)))
+    assert kinds == {"test"}
