@@ -37,7 +37,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from select import PIPE_BUF
-from typing import Any, TextIO
+from typing import IO, Any
 
 from sqlalchemy import Engine, func, select, text
 from sqlalchemy.orm import Session
@@ -268,8 +268,9 @@ class _Blocks:
                     text=True,
                 )
                 self._procs.append(proc)
-                self._follow(len(self._procs) - 1, proc)
-                assert proc.stdin is not None
+                if proc.stdin is None or proc.stdout is None:  # never: both are pipes
+                    raise OSError("a worker was started without its pipes")
+                self._follow(len(self._procs) - 1, proc.stdout)
                 proc.stdin.write(json.dumps({**job, "tickets_fd": read_fd}) + "\n")
                 proc.stdin.close()
         except OSError:
@@ -286,11 +287,10 @@ class _Blocks:
         writer.start()
         self._threads.append(writer)
 
-    def _follow(self, number: int, proc: subprocess.Popen[str]) -> None:
-        assert proc.stdout is not None
+    def _follow(self, number: int, stdout: IO[str]) -> None:
         reader = threading.Thread(
             target=_read_lines,
-            args=(number, proc.stdout, self._lines),
+            args=(number, stdout, self._lines),
             name=f"audit-worker-{number}",
             daemon=True,
         )
@@ -371,7 +371,7 @@ def _write_tickets(fd: int, tickets: bytes) -> None:
         os.close(fd)
 
 
-def _read_lines(number: int, stream: TextIO, lines: queue.Queue[tuple[int, str | None]]) -> None:
+def _read_lines(number: int, stream: IO[str], lines: queue.Queue[tuple[int, str | None]]) -> None:
     try:
         for line in stream:
             lines.put((number, line))
@@ -492,9 +492,8 @@ def _combine(
             position += 1
         if result.problem is not None:
             raise _block_error(session, size, result.problem)
-        # A block without a problem has at least one entry.
-        assert result.tail is not None
-        assert result.last_chain is not None
+        if result.tail is None or result.last_chain is None:  # never: it holds an entry
+            raise StorageUnavailableError(f"the audit of block {block} came back empty")
         chain = result.last_chain
         if result.verified == 1 << level:
             grown = merkle.append_leaves(whole, frontier, [result.tail])

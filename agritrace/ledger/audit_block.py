@@ -501,7 +501,8 @@ def main() -> int:
         out.write(json.dumps({"error": str(exc), "snapshot": True}) + "\n")
         return 1
     except Exception as exc:  # reported to the auditing process, which raises it there
-        out.write(json.dumps({"error": f"{type(exc).__name__}: {exc}"}) + "\n")
+        first_line = (str(exc).strip().splitlines() or [""])[0]
+        out.write(json.dumps({"error": f"{type(exc).__name__}: {first_line}"}) + "\n")
         return 1
     return 0
 
