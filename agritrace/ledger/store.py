@@ -24,7 +24,7 @@ from __future__ import annotations
 import datetime as dt
 import functools
 import hashlib
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -39,14 +39,10 @@ from sqlalchemy import (
     Select,
     SmallInteger,
     String,
-    Table,
     Text,
-    and_,
-    bindparam,
-    insert,
-    or_,
     select,
 )
+from sqlalchemy.engine import Connection
 from sqlalchemy.orm import Mapped, Session, mapped_column
 
 from agritrace.db import Base, UTCDateTime, begin_write, utcnow
@@ -82,6 +78,7 @@ __all__ = [
 
 ZERO_CHAIN = bytes(32)
 _IN_CHUNK = 2_000
+_ENTRY_COLUMNS = ("idx", "content", "leaf_hash", "chain_hash", "kind", "recorded_at")
 MAX_ENTRY_BYTES = 64 * 1024
 
 
@@ -179,59 +176,89 @@ def _prepare(entry: NewEntry) -> tuple[bytes, bytes, str]:
     return content, merkle.leaf_hash(content), kind
 
 
-@functools.lru_cache(maxsize=256)
-def _nodes_query(count: int) -> Select[int, int, bytes]:
-    # OR-ed point lookups on bound parameters, built once per node count: building the
-    # expression per call cost more than the query (about 0.3 ms for 20 nodes), and a fixed
-    # statement is found in SQLAlchemy's compiled cache.
-    return select(LedgerNode.level, LedgerNode.idx, LedgerNode.hash).where(
-        or_(
-            *(
-                and_(
-                    LedgerNode.level == bindparam(f"level_{position}"),
-                    LedgerNode.idx == bindparam(f"idx_{position}"),
-                )
-                for position in range(count)
-            )
+# Stored nodes by id in ONE statement, optionally with the head's size in the same round trip
+# (a proof must know the tree exists). Level 0 is the entries' leaf hash; the head row comes
+# back as level -1. Every lookup is a primary-key probe on both databases:
+# - PostgreSQL: one fixed statement whatever the number of ids (arrays joined through
+#   unnest), so psycopg prepares it once and the server never plans it again;
+# - SQLite: a VALUES list joined to the table (a row-value "(level, idx) IN (...)" would read
+#   the whole table), one statement text per shape, kept in sqlite3's statement cache.
+_HEAD_SQL = "SELECT -1, size, root_hash FROM ledger_head WHERE id = 1"
+_PG_NODES_SQL = (
+    "SELECT 0, idx, leaf_hash FROM ledger_entry WHERE idx = ANY(%(leaves)s::bigint[])"
+    " UNION ALL SELECT n.level, n.idx, n.hash"
+    " FROM unnest(%(levels)s::smallint[], %(indices)s::bigint[]) AS w(level, idx)"
+    " JOIN ledger_node n ON n.level = w.level AND n.idx = w.idx"
+)
+
+
+@functools.lru_cache(maxsize=512)
+def _sqlite_nodes_sql(leaves: int, inner: int, with_head: bool) -> str:
+    parts = [_HEAD_SQL] if with_head else []
+    if leaves:
+        marks = ", ".join("?" * leaves)
+        parts.append(f"SELECT 0, idx, leaf_hash FROM ledger_entry WHERE idx IN ({marks})")  # noqa: S608 - placeholders only
+    if inner:
+        pairs = ", ".join(["(?, ?)"] * inner)
+        parts.append(
+            "SELECT n.level, n.idx, n.hash"  # noqa: S608 - placeholders only
+            f" FROM (VALUES {pairs}) AS w"
+            " JOIN ledger_node n ON n.level = w.column1 AND n.idx = w.column2"
         )
-    )
+    return " UNION ALL ".join(parts)
 
 
-def _read_nodes(session: Session, ids: Sequence[merkle.NodeId]) -> dict[merkle.NodeId, bytes]:
-    """The stored hashes of ``ids`` that exist, by id (level 0 from the entries)."""
-    found: dict[merkle.NodeId, bytes] = {}
+def _pg_array(values: Iterable[int]) -> str:
+    return "{" + ",".join(map(str, values)) + "}"
+
+
+def _read_nodes(
+    session: Session, ids: Sequence[merkle.NodeId], *, with_head: bool = False
+) -> tuple[dict[merkle.NodeId, bytes], int | None]:
+    """The stored hashes of ``ids`` that exist, by id, and (``with_head``) the head's size.
+
+    One round trip through the session's connection and transaction (pending ORM changes are
+    flushed first, as a query would), driver SQL for the hot path of proofs.
+    """
+    session.flush()
+    connection = session.connection()
     leaves = [index for level, index in ids if level == 0]
     inner = [(level, index) for level, index in ids if level > 0]
-    if leaves:
-        rows = session.execute(
-            select(LedgerEntry.idx, LedgerEntry.leaf_hash).where(LedgerEntry.idx.in_(leaves))
-        )
-        found.update(((0, idx), leaf) for idx, leaf in rows)
-    if inner:
-        # One indexed point lookup per node. (A row-value "(level, idx) IN (...)" reads
-        # the whole table on SQLite; OR-ed equalities use the primary key on both.)
-        params: dict[str, int] = {}
-        for position, (level, index) in enumerate(inner):
-            params[f"level_{position}"] = level
-            params[f"idx_{position}"] = index
-        nodes = session.execute(_nodes_query(len(inner)), params)
-        found.update(((level, idx), digest) for level, idx, digest in nodes)
-    return found
+    if connection.dialect.name == "postgresql":
+        sql = _HEAD_SQL + " UNION ALL " + _PG_NODES_SQL if with_head else _PG_NODES_SQL
+        # Array literals, not lists: psycopg types a list of ints by its largest value, and a
+        # statement is prepared only once it has been run with the same parameter types.
+        params: Any = {
+            "leaves": _pg_array(leaves),
+            "levels": _pg_array(level for level, _ in inner),
+            "indices": _pg_array(index for _, index in inner),
+        }
+    else:
+        if not ids and not with_head:
+            return {}, None
+        sql = _sqlite_nodes_sql(len(leaves), len(inner), with_head)
+        params = (*leaves, *(value for node in inner for value in node))
+    found: dict[merkle.NodeId, bytes] = {}
+    size: int | None = None
+    for level, index, digest in connection.exec_driver_sql(sql, params).fetchall():
+        if level < 0:
+            size = index
+        else:
+            found[level, index] = digest
+    if with_head and size is None:
+        raise NotFoundError("the ledger head row is missing: run 'agritrace init'")
+    return found, size
 
 
 def fetcher(session: Session) -> merkle.Fetch:
-    """A :data:`merkle.Fetch` reading stored nodes in one query per level kind. Missing nodes
-    are left out, which the tree code reports as NotFoundError."""
+    """A :data:`merkle.Fetch` reading stored nodes in one query. Missing nodes are left out,
+    which the tree code reports as NotFoundError."""
 
     def fetch(ids: Sequence[merkle.NodeId]) -> Sequence[bytes]:
-        found = _read_nodes(session, ids)
+        found, _ = _read_nodes(session, ids)
         return [found[node] for node in ids if node in found]
 
     return fetch
-
-
-def _table(model: type[Base]) -> Table:
-    return Base.metadata.tables[model.__tablename__]
 
 
 def _lock_head(session: Session) -> LedgerHead:
@@ -256,15 +283,49 @@ def head(session: Session) -> Head:
 
 
 def _existing(session: Session, leaf_hashes: Sequence[bytes]) -> dict[bytes, int]:
+    """The index of each leaf hash already stored (driver SQL: a batch asks for thousands)."""
     found: dict[bytes, int] = {}
     unique = list(dict.fromkeys(leaf_hashes))
+    connection = session.connection()
+    postgres = connection.dialect.name == "postgresql"
     for start in range(0, len(unique), _IN_CHUNK):
         chunk = unique[start : start + _IN_CHUNK]
-        rows = session.execute(
-            select(LedgerEntry.leaf_hash, LedgerEntry.idx).where(LedgerEntry.leaf_hash.in_(chunk))
-        )
-        found.update((leaf, idx) for leaf, idx in rows)
+        params: tuple[Any, ...]
+        if postgres:  # one statement (bytea[] whatever the count), prepared once
+            sql, params = _PG_EXISTING_SQL, (chunk,)
+        else:
+            sql, params = _sqlite_existing_sql(len(chunk)), tuple(chunk)
+        found.update(connection.exec_driver_sql(sql, params).fetchall())
     return found
+
+
+_PG_EXISTING_SQL = "SELECT leaf_hash, idx FROM ledger_entry WHERE leaf_hash = ANY(%s::bytea[])"
+
+
+@functools.lru_cache(maxsize=64)
+def _sqlite_existing_sql(count: int) -> str:
+    marks = ", ".join("?" * count)
+    return f"SELECT leaf_hash, idx FROM ledger_entry WHERE leaf_hash IN ({marks})"  # noqa: S608 - placeholders only
+
+
+@functools.lru_cache(maxsize=16)
+def _insert_sql(table: str, columns: tuple[str, ...], mark: str) -> str:
+    return f"INSERT INTO {table} ({', '.join(columns)}) VALUES ({', '.join([mark] * len(columns))})"  # noqa: S608 - our own table and column names
+
+
+def _insert_rows(
+    connection: Connection, model: type[Base], columns: tuple[str, ...], rows: list[tuple[Any, ...]]
+) -> None:
+    """Insert plain values (ints, bytes, text, values already bound) with the driver's own
+    executemany: SQLAlchemy's per-row bind processing cost more than the inserts."""
+    mark = "?" if connection.dialect.paramstyle == "qmark" else "%s"
+    connection.exec_driver_sql(_insert_sql(model.__tablename__, columns, mark), rows)
+
+
+def _bound(connection: Connection, column: Any, value: Any) -> Any:
+    """``value`` as SQLAlchemy would hand it to the driver for ``column`` (once, not per row)."""
+    process = column.type.dialect_impl(connection.dialect).bind_processor(connection.dialect)
+    return value if process is None else process(value)
 
 
 def append(session: Session, entries: Sequence[NewEntry]) -> list[Appended]:
@@ -281,11 +342,12 @@ def append(session: Session, entries: Sequence[NewEntry]) -> list[Appended]:
     row = _lock_head(session)
     known = _existing(session, [leaf for _, leaf, _ in prepared])
     size, chain = row.size, row.chain_hash
-    now = utcnow()
+    connection = session.connection()
+    now = _bound(connection, LedgerEntry.__table__.c.recorded_at, utcnow())
     results: list[Appended] = []
     new_leaves: list[bytes] = []
-    entry_rows: list[dict[str, Any]] = []
-    subject_rows: list[dict[str, Any]] = []
+    entry_rows: list[tuple[int, bytes, bytes, bytes, str, Any]] = []
+    subject_rows: list[tuple[int, str]] = []
     sha256 = hashlib.sha256
     for entry, (content, leaf, kind) in zip(entries, prepared, strict=True):
         if leaf in known:
@@ -295,33 +357,24 @@ def append(session: Session, entries: Sequence[NewEntry]) -> list[Appended]:
         known[leaf] = index
         chain = sha256(chain + leaf).digest()
         new_leaves.append(leaf)
-        entry_rows.append(
-            {
-                "idx": index,
-                "content": content,
-                "leaf_hash": leaf,
-                "chain_hash": chain,
-                "kind": kind,
-                "recorded_at": now,
-            }
-        )
-        subject_rows.extend({"idx": index, "subject": s} for s in dict.fromkeys(entry.subjects))
+        entry_rows.append((index, content, leaf, chain, kind, now))
+        subject_rows.extend((index, subject) for subject in dict.fromkeys(entry.subjects))
         results.append(Appended(index=index, leaf_hash=leaf, new=True))
     if not new_leaves:
         return results
     frontier = fetcher(session)(merkle.frontier_ids(size))
     grown = merkle.append_leaves(size, frontier, new_leaves)
-    session.execute(insert(_table(LedgerEntry)), entry_rows)
+    _insert_rows(connection, LedgerEntry, _ENTRY_COLUMNS, entry_rows)
     if subject_rows:
-        session.execute(insert(_table(LedgerSubject)), subject_rows)
+        _insert_rows(connection, LedgerSubject, ("idx", "subject"), subject_rows)
     node_rows = [
-        {"level": run.level, "idx": run.first + offset, "hash": digest}
+        (run.level, run.first + offset, digest)
         for run in grown.nodes.runs
         if run.level > 0
         for offset, digest in enumerate(run.hashes)
     ]
     if node_rows:
-        session.execute(insert(_table(LedgerNode)), node_rows)
+        _insert_rows(connection, LedgerNode, ("level", "idx", "hash"), node_rows)
     row.size = grown.size
     row.chain_hash = chain
     row.root_hash = grown.root
@@ -356,37 +409,68 @@ def indices_for_subject(session: Session, subject: str) -> list[int]:
 def _check_size(session: Session, size: int) -> Head:
     current = head(session)
     if size < 0 or size > current.size:
-        raise InvalidInputError(
-            f"tree size {size} is out of range: the ledger has {current.size} entries",
-            size=size,
-        )
+        raise _out_of_range(size, current.size)
     return current
 
 
+def _out_of_range(size: int, current: int) -> InvalidInputError:
+    return InvalidInputError(
+        f"tree size {size} is out of range: the ledger has {current} entries", size=size
+    )
+
+
+def _tree_fetcher(session: Session, size: int) -> tuple[merkle.Fetch, Callable[[], None]]:
+    """A :data:`merkle.Fetch` for the tree of ``size`` entries that reads the head in the same
+    round trip and raises InvalidInputError when the ledger has fewer entries, and a check to
+    call afterwards (it reads the head only if the tree code needed no node at all)."""
+    asked = False
+
+    def fetch(ids: Sequence[merkle.NodeId]) -> Sequence[bytes]:
+        nonlocal asked
+        asked = True
+        found, current = _read_nodes(session, ids, with_head=True)
+        if current is None or size > current:
+            raise _out_of_range(size, current or 0)
+        return [found[node] for node in ids if node in found]
+
+    def check() -> None:
+        if not asked:
+            _check_size(session, size)
+
+    return fetch, check
+
+
 def inclusion_proof(session: Session, index: int, size: int) -> list[bytes]:
-    """RFC 9162 inclusion proof of entry ``index`` in the tree of ``size`` entries."""
-    _check_size(session, size)
-    if not 0 <= index < size:
+    """RFC 9162 inclusion proof of entry ``index`` in the tree of ``size`` entries: one round
+    trip to the database."""
+    if size < 0 or not 0 <= index < size:
+        _check_size(session, size)  # a size out of range is named first
         raise InvalidInputError(
             f"entry #{index} is not in a tree of {size} entries", index=index, size=size
         )
-    return merkle.inclusion_proof(index, size, fetcher(session))
+    fetch, check = _tree_fetcher(session, size)
+    proof = merkle.inclusion_proof(index, size, fetch)
+    check()
+    return proof
 
 
 def inclusion_proofs(session: Session, indices: Sequence[int], size: int) -> dict[int, list[bytes]]:
     """Inclusion proofs of many entries in the tree of ``size``, reading every node they need
     in a few queries (a lot's whole journey at once)."""
-    _check_size(session, size)
     wanted = sorted(set(indices))
     for index in wanted:
-        if not 0 <= index < size:
+        if size < 0 or not 0 <= index < size:
+            _check_size(session, size)
             raise InvalidInputError(
                 f"entry #{index} is not in a tree of {size} entries", index=index, size=size
             )
     needed = sorted({node for index in wanted for node in merkle.nodes_for_inclusion(index, size)})
-    known: dict[merkle.NodeId, bytes] = {}
-    for start in range(0, len(needed), _IN_CHUNK // 4):
-        known.update(_read_nodes(session, needed[start : start + _IN_CHUNK // 4]))
+    chunk = _IN_CHUNK // 4
+    known, current = _read_nodes(session, needed[:chunk], with_head=True)
+    if current is None or size > current:
+        raise _out_of_range(size, current or 0)
+    for start in range(chunk, len(needed), chunk):
+        known.update(_read_nodes(session, needed[start : start + chunk])[0])
 
     def cached(ids: Sequence[merkle.NodeId]) -> Sequence[bytes]:
         return [known[node] for node in ids if node in known]
@@ -395,13 +479,17 @@ def inclusion_proofs(session: Session, indices: Sequence[int], size: int) -> dic
 
 
 def consistency_proof(session: Session, size1: int, size2: int) -> list[bytes]:
-    """RFC 9162 consistency proof between the trees of ``size1`` and ``size2`` entries."""
-    _check_size(session, size2)
+    """RFC 9162 consistency proof between the trees of ``size1`` and ``size2`` entries: one
+    round trip to the database."""
     if not 0 < size1 <= size2:
+        _check_size(session, size2)
         raise InvalidInputError(
             f"a consistency proof needs 0 < old size <= new size, not {size1} and {size2}"
         )
-    return merkle.consistency_proof(size1, size2, fetcher(session))
+    fetch, check = _tree_fetcher(session, size2)
+    proof = merkle.consistency_proof(size1, size2, fetch)
+    check()
+    return proof
 
 
 def latest_checkpoint(session: Session) -> LedgerCheckpoint | None:

@@ -6,8 +6,10 @@ import hashlib
 
 import pytest
 from sqlalchemy import select, text
+from sqlalchemy.exc import DBAPIError
 from sqlalchemy.orm import Session
 
+from agritrace.ledger import audit as audit_module
 from agritrace.ledger import merkle, store
 from agritrace.ledger.audit import LedgerCorruptError, audit
 from agritrace.ledger.checkpoint import NoteVerifier
@@ -15,6 +17,15 @@ from agritrace.ledger.store import LedgerEntry, LedgerNode
 from tests.ledger.ledgerutil import ORIGIN, allow_rewrites, entries, signer
 
 SIZE = 100
+
+
+@pytest.fixture(
+    autouse=True, params=[audit_module.AUDIT_BLOCK_LEVEL, 2], ids=["one-block", "blocks-of-4"]
+)
+def block_level(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch) -> int:
+    """Every verdict holds whether the ledger is checked as one block or as 25."""
+    monkeypatch.setattr(audit_module, "AUDIT_BLOCK_LEVEL", request.param)
+    return int(request.param)
 
 
 @pytest.fixture
@@ -178,3 +189,37 @@ def test_tampered_head_is_found(ledger: tuple[Session, list[NoteVerifier]]) -> N
     session, verifiers = ledger
     session.execute(text("UPDATE ledger_head SET chain_hash = :c"), {"c": bytes(32)})
     _fails_at(session, verifiers, SIZE - 1, "head")
+
+
+@pytest.mark.parametrize(
+    ("column", "index", "problem"),
+    [("content", 30, "leaf"), ("leaf_hash", 30, "leaf"), ("chain_hash", 30, "chain")],
+)
+def test_forged_value_of_another_type_is_found_or_refused(
+    ledger: tuple[Session, list[NoteVerifier]], column: str, index: int, problem: str
+) -> None:
+    """SQLite keeps a value of any type in any column: a forged integer is a finding like any
+    other, not a crash. PostgreSQL refuses to store it at all."""
+    session, verifiers = ledger
+    forge = text(f"UPDATE ledger_entry SET {column} = 12345 WHERE idx = :i")  # noqa: S608 - fixed names
+    if session.get_bind().dialect.name != "sqlite":
+        with pytest.raises(DBAPIError, match="bytea"):
+            session.execute(forge, {"i": index})
+        return
+    session.execute(forge, {"i": index})
+    error = _fails_at(session, verifiers, index, problem)
+    assert "is not a byte string" in str(error) or "a value of type int" in str(error)
+
+
+def test_forged_node_of_another_type_is_found_or_refused(
+    ledger: tuple[Session, list[NoteVerifier]],
+) -> None:
+    session, verifiers = ledger
+    forge = text("UPDATE ledger_node SET hash = 12345 WHERE level = 1 AND idx = 20")
+    if session.get_bind().dialect.name != "sqlite":
+        with pytest.raises(DBAPIError, match="bytea"):
+            session.execute(forge)
+        return
+    session.execute(forge)
+    error = _fails_at(session, verifiers, 40, "node")
+    assert "is a value of type int" in str(error)

@@ -3,6 +3,9 @@
 from __future__ import annotations
 
 import json
+from collections import OrderedDict
+from decimal import Decimal
+from enum import IntEnum, StrEnum
 from typing import Any
 
 import pytest
@@ -10,6 +13,7 @@ from hypothesis import example, given, settings
 from hypothesis import strategies as st
 
 from agritrace.errors import InvalidInputError
+from agritrace.ledger import canonical
 from agritrace.ledger.canonical import (
     MAX_SAFE_INTEGER,
     from_canonical_bytes,
@@ -239,3 +243,94 @@ def test_refuses_deep_nesting_when_encoding() -> None:
         value = [value]
     with pytest.raises(InvalidInputError):
         to_canonical_bytes(value)
+
+
+# --- the fast path (the C JSON encoder) against the full encoder -------------------------------
+
+
+class Step(StrEnum):
+    SHIPPING = "shipping"
+
+
+class Level(IntEnum):
+    HIGH = 3
+
+
+wide_text = st.text(
+    st.characters(codec=None, exclude_categories=())  # every code point, lone surrogates too
+    | st.sampled_from(["\x00", "\x08", "\x0b", "\x1f", "\x7f", '"', "\\", "\u2028", "\ud800"]),
+    max_size=8,
+)
+wide_scalars = (
+    st.none()
+    | st.booleans()
+    | st.integers(-(2**60), 2**60)
+    | st.sampled_from([MAX_SAFE_INTEGER, -MAX_SAFE_INTEGER, MAX_SAFE_INTEGER + 1])
+    | st.floats(allow_nan=True)
+    | wide_text
+    | st.sampled_from([Step.SHIPPING, Level.HIGH, Decimal("1.5")])
+)
+wide_values = st.recursive(
+    wide_scalars,
+    lambda children: (
+        st.lists(children, max_size=4)
+        | st.lists(children, max_size=4).map(tuple)
+        | st.dictionaries(wide_text | st.text(max_size=4), children, max_size=4)
+        | st.dictionaries(st.integers(0, 20), children, min_size=1, max_size=3)
+        | st.dictionaries(st.text(max_size=3), children, max_size=3).map(OrderedDict)
+    ),
+    max_leaves=25,
+)
+plain_values = st.recursive(
+    scalars | wide_text.filter(lambda text: not any(0xD800 <= ord(c) < 0xE000 for c in text)),
+    lambda children: (
+        st.lists(children, max_size=5)
+        | st.dictionaries(
+            st.text(st.characters(max_codepoint=127), max_size=8), children, max_size=5
+        )
+    ),
+    max_leaves=30,
+)
+
+
+def _outcome(encode: Any, value: Any) -> bytes | str:
+    try:
+        return bytes(encode(value))
+    except InvalidInputError as exc:
+        return f"refused: {exc}"
+
+
+@settings(max_examples=1500)
+@given(wide_values)
+@example({"\U0001f600": 1, "\uffff": 2})  # UTF-16 and code-point orders differ: full path
+@example({"b": 1, "a": [True, None, "\x1f\u2028"]})
+@example({"n": MAX_SAFE_INTEGER + 1})
+@example({"s": "\ud800"})
+@example({1: "a"})
+@example([1.0])
+def test_fast_path_gives_the_full_encoders_bytes_or_steps_aside(value: Any) -> None:
+    fast = canonical._fast_canonical_bytes(value)
+    full = _outcome(canonical._full_canonical_bytes, value)
+    if fast is not None:
+        assert fast == full
+    assert _outcome(to_canonical_bytes, value) == full
+
+
+@settings(max_examples=500)
+@given(plain_values)
+def test_fast_path_is_taken_for_plain_values_with_ascii_keys(value: Any) -> None:
+    """Not a vacuous pass: plain values whose keys are ASCII always take the fast path."""
+    fast = canonical._fast_canonical_bytes(value)
+    assert fast is not None
+    assert fast == canonical._full_canonical_bytes(value)
+
+
+def test_fast_path_is_taken_for_ledger_events() -> None:
+    body = {
+        "type": "event",
+        "step": "shipping",
+        "lots": ["HD-VAI-01/L1", "HD-VAI-01/L2"],
+        "epcis": {"eventID": "urn:uuid:6f1c", "quantity": {"value": "12.5", "uom": "KGM"}},
+        "display": {"name": "Vải thiều Lục Ngạn", "n": 3},
+    }
+    assert canonical._fast_canonical_bytes(body) == canonical._full_canonical_bytes(body)

@@ -16,6 +16,7 @@ import pytest
 from sqlalchemy import Engine, func, select
 
 from agritrace.db import make_engine, make_sessionmaker
+from agritrace.ledger import audit as audit_module
 from agritrace.ledger import store
 from agritrace.ledger.audit import audit
 from agritrace.ledger.store import LedgerEntry
@@ -106,9 +107,13 @@ def test_writer_killed_mid_batch_loses_nothing_acknowledged(db: tuple[str, Engin
 
 
 @pytest.mark.slow
+@pytest.mark.parametrize("workers", [1, 2], ids=["one-process", "two-workers"])
 def test_audit_during_concurrent_appends_sees_one_consistent_snapshot(
-    db: tuple[str, Engine],
+    db: tuple[str, Engine], workers: int, monkeypatch: pytest.MonkeyPatch
 ) -> None:
+    """Appends committed while the audit runs are not taken for damage, whether one process
+    reads everything or workers share the blocks (of 256 entries here, so 12 or more)."""
+    monkeypatch.setattr(audit_module, "AUDIT_BLOCK_LEVEL", 8)
     url, engine = db
     key, verifiers = signer()
     with make_sessionmaker(engine)() as session:
@@ -121,8 +126,9 @@ def test_audit_during_concurrent_appends_sees_one_consistent_snapshot(
         writer.stdout.readline()  # appends are under way
         for _ in range(3):
             with make_sessionmaker(engine)() as session:
-                report = audit(session, verifiers=verifiers)
+                report = audit(session, verifiers=verifiers, workers=workers)
             assert report.size >= 3000
+            assert report.workers == workers
     finally:
         writer.kill()
         writer.wait(timeout=30)

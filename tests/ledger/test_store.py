@@ -2,7 +2,11 @@
 
 from __future__ import annotations
 
+import datetime as dt
+
 import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 from sqlalchemy import select, text
 from sqlalchemy.exc import DBAPIError
 from sqlalchemy.orm import Session
@@ -11,8 +15,8 @@ from agritrace.errors import InvalidInputError, NotFoundError
 from agritrace.ledger import merkle, store
 from agritrace.ledger.canonical import to_canonical_bytes
 from agritrace.ledger.checkpoint import Checkpoint, open_note
-from agritrace.ledger.store import LedgerEntry, NewEntry
-from tests.ledger.ledgerutil import ORIGIN, entries, entry, signer
+from agritrace.ledger.store import LedgerEntry, LedgerNode, NewEntry
+from tests.ledger.ledgerutil import ORIGIN, allow_rewrites, entries, entry, signer
 
 
 def _leaves(session: Session) -> list[bytes]:
@@ -167,3 +171,145 @@ def test_many_inclusion_proofs_at_once_match_one_by_one(session: Session) -> Non
     assert together == {i: store.inclusion_proof(session, i, 77) for i in wanted}
     with pytest.raises(InvalidInputError, match="not in a tree"):
         store.inclusion_proofs(session, [77], 77)
+
+
+# --- proofs read in one round trip, against the RFC 9162 definitions ----------------------------
+
+PROVED = 300
+
+
+def _mth(leaves: list[bytes]) -> bytes:
+    """MTH of RFC 9162 §2.1.1, straight from the recursive definition."""
+    if len(leaves) == 1:
+        return leaves[0]
+    k = 1 << ((len(leaves) - 1).bit_length() - 1)
+    return merkle.node_hash(_mth(leaves[:k]), _mth(leaves[k:]))
+
+
+def _path(m: int, leaves: list[bytes]) -> list[bytes]:
+    """PATH(m, D[n]) of RFC 9162 §2.1.3.1."""
+    if len(leaves) == 1:
+        return []
+    k = 1 << ((len(leaves) - 1).bit_length() - 1)
+    if m < k:
+        return [*_path(m, leaves[:k]), _mth(leaves[k:])]
+    return [*_path(m - k, leaves[k:]), _mth(leaves[:k])]
+
+
+def _subproof(m: int, leaves: list[bytes], whole: bool) -> list[bytes]:
+    """SUBPROOF(m, D[n], b) of RFC 9162 §2.1.4.1."""
+    if m == len(leaves):
+        return [] if whole else [_mth(leaves)]
+    k = 1 << ((len(leaves) - 1).bit_length() - 1)
+    if m <= k:
+        return [*_subproof(m, leaves[:k], whole), _mth(leaves[k:])]
+    return [*_subproof(m - k, leaves[k:], False), _mth(leaves[:k])]
+
+
+@pytest.fixture
+def proved(session: Session) -> tuple[Session, list[bytes]]:
+    """300 entries appended in batches of uneven sizes (so nodes come from many appends)."""
+    start = 0
+    for count in (1, 2, 5, 60, 1, 100, 64, 67):
+        store.append(session, entries(start, count))
+        start += count
+    assert start == PROVED
+    return session, _leaves(session)
+
+
+@settings(
+    max_examples=150, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
+)
+@given(st.data())
+def test_inclusion_proof_equals_the_rfc_definition(
+    proved: tuple[Session, list[bytes]], data: st.DataObject
+) -> None:
+    session, leaves = proved
+    size = data.draw(st.integers(1, PROVED), label="size")
+    index = data.draw(st.integers(0, size - 1), label="index")
+    assert store.inclusion_proof(session, index, size) == _path(index, leaves[:size])
+
+
+@settings(
+    max_examples=150, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
+)
+@given(st.data())
+def test_consistency_proof_equals_the_rfc_definition(
+    proved: tuple[Session, list[bytes]], data: st.DataObject
+) -> None:
+    session, leaves = proved
+    size2 = data.draw(st.integers(1, PROVED), label="size2")
+    size1 = data.draw(st.integers(1, size2), label="size1")
+    assert store.consistency_proof(session, size1, size2) == _subproof(size1, leaves[:size2], True)
+
+
+@settings(
+    max_examples=30, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
+)
+@given(st.data())
+def test_many_proofs_at_once_equal_the_rfc_definition(
+    proved: tuple[Session, list[bytes]], data: st.DataObject
+) -> None:
+    """Enough entries at once that the nodes are read in several chunks."""
+    session, leaves = proved
+    size = data.draw(st.integers(1, PROVED), label="size")
+    wanted = data.draw(st.lists(st.integers(0, size - 1), max_size=size), label="indices")
+    together = store.inclusion_proofs(session, wanted, size)
+    assert together == {index: _path(index, leaves[:size]) for index in wanted}
+
+
+def test_all_proofs_of_a_tree_read_in_chunks(proved: tuple[Session, list[bytes]]) -> None:
+    session, leaves = proved
+    together = store.inclusion_proofs(session, range(PROVED), PROVED)
+    assert together == {index: _path(index, leaves) for index in range(PROVED)}
+
+
+def test_a_proof_never_reads_past_the_head(session: Session) -> None:
+    store.append(session, entries(0, 1))
+    with pytest.raises(InvalidInputError, match="out of range: the ledger has 1 entries"):
+        store.inclusion_proof(session, 0, 2)
+    with pytest.raises(InvalidInputError, match="out of range: the ledger has 1 entries"):
+        store.inclusion_proofs(session, [0], 2)
+    with pytest.raises(InvalidInputError, match="out of range: the ledger has 1 entries"):
+        store.consistency_proof(session, 1, 2)
+    assert store.inclusion_proof(session, 0, 1) == []
+    assert store.consistency_proof(session, 1, 1) == []
+
+
+def test_an_empty_ledger_has_no_tree_of_one(session: Session) -> None:
+    with pytest.raises(InvalidInputError, match="out of range: the ledger has 0 entries"):
+        store.inclusion_proof(session, 0, 1)
+
+
+def test_a_missing_stored_node_is_not_found_not_a_wrong_proof(session: Session) -> None:
+    store.append(session, entries(0, 8))
+    allow_rewrites(session)
+    session.execute(text("DELETE FROM ledger_node WHERE level = 2 AND idx = 1"))
+    with pytest.raises(NotFoundError, match="returned 2 hashes for 3 nodes"):
+        store.inclusion_proof(session, 0, 8)
+
+
+def test_a_proof_sees_nodes_added_but_not_yet_flushed(session: Session) -> None:
+    """The proof's driver SQL runs in the session's transaction after its pending changes,
+    as any query would."""
+    store.append(session, entries(0, 4))
+    leaves = _leaves(session)
+    allow_rewrites(session)
+    session.execute(text("DELETE FROM ledger_node WHERE level = 1 AND idx = 1"))
+    session.add(LedgerNode(level=1, idx=1, hash=merkle.node_hash(leaves[2], leaves[3])))
+    assert store.inclusion_proof(session, 0, 4) == _path(0, leaves)
+
+
+def test_append_records_the_time_in_utc_on_every_row(session: Session) -> None:
+    """Rows go in through the driver's executemany, the time bound once through the column's
+    own type: it reads back as the same aware UTC time on both databases."""
+    before = dt.datetime.now(dt.UTC)
+    store.append(session, entries(0, 3))
+    after = dt.datetime.now(dt.UTC)
+    times = list(session.scalars(select(LedgerEntry.recorded_at).order_by(LedgerEntry.idx)))
+    assert len(set(times)) == 1
+    assert times[0].tzinfo is not None
+    assert times[0].utcoffset() == dt.timedelta(0)
+    assert before - dt.timedelta(seconds=1) <= times[0] <= after
+    kinds = set(session.scalars(select(LedgerEntry.kind)))
+    assert kinds == {"test"}
