@@ -159,6 +159,13 @@ ERROR_MESSAGES: dict[str, str] = {
     "keys.purpose_unknown": "unknown key purpose {purpose!r}",
     # ledger, proofs and exports (trace/journal.py, trace/exports.py, web/*)
     "ledger.no_entry": "no ledger entry #{index}",
+    "ledger.negative_index": "ledger index must not be negative, not {index}",
+    "ledger.size_out_of_range": "tree size {size} is out of range: the ledger has {current} "
+    "entries",
+    "ledger.not_in_tree": "entry #{index} is not in a tree of {size} entries",
+    "ledger.consistency_sizes": "a consistency proof needs 0 < old size <= new size, not {old} "
+    "and {new}",
+    "ledger.no_checkpoint_for_size": "no checkpoint for tree size {size}",
     "ledger.no_checkpoint": "no checkpoint has been signed yet",
     "ledger.no_revocations": "no revocation list has been signed yet",
     "ledger.not_covered": "no signed checkpoint covers entry #{index} yet: run 'agritrace "

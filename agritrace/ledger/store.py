@@ -389,10 +389,10 @@ def select_entries() -> Select[LedgerEntry]:
 
 def get_entry(session: Session, index: int) -> LedgerEntry:
     if index < 0:
-        raise InvalidInputError(f"ledger index must not be negative, not {index}")
+        raise InvalidInputError(key="ledger.negative_index", index=index)
     entry = session.get(LedgerEntry, index)
     if entry is None:
-        raise NotFoundError(f"no ledger entry #{index}", index=index)
+        raise NotFoundError(key="ledger.no_entry", index=index)
     return entry
 
 
@@ -414,9 +414,7 @@ def _check_size(session: Session, size: int) -> Head:
 
 
 def _out_of_range(size: int, current: int) -> InvalidInputError:
-    return InvalidInputError(
-        f"tree size {size} is out of range: the ledger has {current} entries", size=size
-    )
+    return InvalidInputError(key="ledger.size_out_of_range", size=size, current=current)
 
 
 def _tree_fetcher(session: Session, size: int) -> tuple[merkle.Fetch, Callable[[], None]]:
@@ -445,9 +443,7 @@ def inclusion_proof(session: Session, index: int, size: int) -> list[bytes]:
     trip to the database."""
     if size < 0 or not 0 <= index < size:
         _check_size(session, size)  # a size out of range is named first
-        raise InvalidInputError(
-            f"entry #{index} is not in a tree of {size} entries", index=index, size=size
-        )
+        raise InvalidInputError(key="ledger.not_in_tree", index=index, size=size)
     fetch, check = _tree_fetcher(session, size)
     proof = merkle.inclusion_proof(index, size, fetch)
     check()
@@ -461,9 +457,7 @@ def inclusion_proofs(session: Session, indices: Sequence[int], size: int) -> dic
     for index in wanted:
         if size < 0 or not 0 <= index < size:
             _check_size(session, size)
-            raise InvalidInputError(
-                f"entry #{index} is not in a tree of {size} entries", index=index, size=size
-            )
+            raise InvalidInputError(key="ledger.not_in_tree", index=index, size=size)
     needed = sorted({node for index in wanted for node in merkle.nodes_for_inclusion(index, size)})
     chunk = _IN_CHUNK // 4
     known, current = _read_nodes(session, needed[:chunk], with_head=True)
@@ -483,9 +477,7 @@ def consistency_proof(session: Session, size1: int, size2: int) -> list[bytes]:
     round trip to the database."""
     if not 0 < size1 <= size2:
         _check_size(session, size2)
-        raise InvalidInputError(
-            f"a consistency proof needs 0 < old size <= new size, not {size1} and {size2}"
-        )
+        raise InvalidInputError(key="ledger.consistency_sizes", old=size1, new=size2)
     fetch, check = _tree_fetcher(session, size2)
     proof = merkle.consistency_proof(size1, size2, fetch)
     check()
@@ -501,7 +493,7 @@ def latest_checkpoint(session: Session) -> LedgerCheckpoint | None:
 def get_checkpoint(session: Session, size: int) -> LedgerCheckpoint:
     stored = session.get(LedgerCheckpoint, size)
     if stored is None:
-        raise NotFoundError(f"no checkpoint for tree size {size}", size=size)
+        raise NotFoundError(key="ledger.no_checkpoint_for_size", size=size)
     return stored
 
 

@@ -149,6 +149,12 @@ ERRORS_VI: dict[str, str] = {
     "access.role_may_not": "vai trò của bạn không được mở trang này",
     "keys.purpose_unknown": "không có mục đích khóa {purpose!r}",
     "ledger.no_entry": "sổ cái không có mục #{index}",
+    "ledger.negative_index": "số mục của sổ cái không được âm ({index})",
+    "ledger.size_out_of_range": "kích thước cây {size} nằm ngoài phạm vi: sổ cái có {current} mục",
+    "ledger.not_in_tree": "mục #{index} không nằm trong cây gồm {size} mục",
+    "ledger.consistency_sizes": "bằng chứng nhất quán cần 0 < kích thước cũ <= kích thước mới, "
+    "không phải {old} và {new}",
+    "ledger.no_checkpoint_for_size": "không có điểm kiểm tra nào cho kích thước cây {size}",
     "ledger.no_checkpoint": "chưa có điểm kiểm tra nào được ký",
     "ledger.no_revocations": "chưa có danh sách thu hồi nào được ký",
     "ledger.not_covered": "chưa có điểm kiểm tra đã ký nào bao gồm mục #{index}",

@@ -225,3 +225,32 @@ def test_the_scan_page_place_form_answers_in_the_page_language(people: People) -
     )
     assert response.status_code == 422
     assert "longitude between -180 and 180" in page_text(response.get_data(as_text=True))
+
+
+@pytest.mark.parametrize(
+    ("lang", "expected"),
+    [
+        ("vi", "không có điểm kiểm tra nào cho kích thước cây 987654"),
+        ("en", "no checkpoint for tree size 987654"),
+    ],
+)
+def test_inspector_proof_pages_say_what_is_missing_in_the_page_language(
+    people: People, lang: str, expected: str
+) -> None:
+    response = people.clients["inspector"].get(
+        f"/inspect/proof/inclusion?index=0&size=987654&lang={lang}"
+    )
+    assert response.status_code == 404
+    assert expected in page_text(response.data)
+
+
+@pytest.mark.parametrize(
+    ("lang", "expected"),
+    [("vi", "sổ cái không có mục #987654"), ("en", "no ledger entry #987654")],
+)
+def test_inspector_entry_page_says_what_is_missing_in_the_page_language(
+    people: People, lang: str, expected: str
+) -> None:
+    response = people.clients["inspector"].get(f"/inspect/entries/987654?lang={lang}")
+    assert response.status_code == 404
+    assert expected in page_text(response.data)
