@@ -3,20 +3,24 @@
 from __future__ import annotations
 
 import datetime as dt
+from pathlib import Path
 
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from sqlalchemy import select, text
-from sqlalchemy.exc import DBAPIError
+from sqlalchemy.exc import DBAPIError, OperationalError
 from sqlalchemy.orm import Session
 
+from agritrace.db import make_engine, make_sessionmaker
 from agritrace.errors import InvalidInputError, NotFoundError
 from agritrace.ledger import merkle, store
 from agritrace.ledger.canonical import to_canonical_bytes
 from agritrace.ledger.checkpoint import Checkpoint, open_note
 from agritrace.ledger.store import LedgerEntry, LedgerNode, NewEntry
+from agritrace.migrations import upgrade
 from tests.ledger.ledgerutil import ORIGIN, allow_rewrites, entries, entry, signer
+from tests.support import fresh_database
 
 
 def _leaves(session: Session) -> list[bytes]:
@@ -313,3 +317,30 @@ def test_append_records_the_time_in_utc_on_every_row(session: Session) -> None:
     assert before - dt.timedelta(seconds=1) <= times[0] <= after
     kinds = set(session.scalars(select(LedgerEntry.kind)))
     assert kinds == {"test"}
+
+
+def test_a_proof_read_that_loses_its_connection_fails_as_a_database_error(
+    tmp_path: Path,
+) -> None:
+    """Proofs read through the driver directly; a lost connection must still surface as
+    SQLAlchemy's OperationalError (the web answers 503 to it), never as a driver exception."""
+    with fresh_database("postgres", tmp_path) as url:
+        engine = make_engine(url)
+        upgrade(engine)
+        try:
+            with make_sessionmaker(engine)() as session:
+                store.append(session, entries(0, 8))
+                session.commit()
+                assert len(store.inclusion_proof(session, 3, 8)) == 3
+                pid = session.execute(text("SELECT pg_backend_pid()")).scalar_one()
+                admin = make_engine(url)
+                with admin.connect() as conn:
+                    conn.execute(text("SELECT pg_terminate_backend(:pid)"), {"pid": pid})
+                admin.dispose()
+                with pytest.raises(OperationalError):
+                    store.inclusion_proof(session, 3, 8)
+            # The dead connection was dropped from the pool: the next session just works.
+            with make_sessionmaker(engine)() as session:
+                assert len(store.inclusion_proof(session, 3, 8)) == 3
+        finally:
+            engine.dispose()
