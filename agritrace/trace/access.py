@@ -106,6 +106,10 @@ class ApiToken(Base):
     created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime)
     last_used_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime)
     revoked_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime)
+    #: The username of whoever revoked the token (its owner or an administrator).
+    revoked_by: Mapped[str | None] = mapped_column(String(64))
+    #: Why an administrator revoked another user's token (none when owners revoke their own).
+    revoke_reason: Mapped[str | None] = mapped_column(Text)
 
     user: Mapped[User] = relationship()
 
@@ -289,16 +293,28 @@ def tokens_page(session: Session, *, before: int | None, limit: int) -> list[Api
     return list(session.scalars(query))
 
 
-def revoke_token(session: Session, *, token_id: int, actor: User, now: dt.datetime) -> ApiToken:
-    """Revoke a token: its owner or an administrator may. Commits. Raises NotFoundError for
-    a token that does not exist or that ``actor`` may not see, ConflictError if revoked."""
+#: The longest reason an administrator may give for revoking a token.
+REVOKE_REASON_MAX = 500
+
+
+def revoke_token(
+    session: Session, *, token_id: int, actor: User, now: dt.datetime, reason: str = ""
+) -> ApiToken:
+    """Revoke a token: its owner or an administrator may; the token keeps who did it and,
+    when it is not the owner, why (``reason`` is then required). Commits. Raises
+    NotFoundError for a token that does not exist or that ``actor`` may not see,
+    ConflictError if revoked, InvalidInputError for a missing or malformed reason."""
     begin_write(session)
     token = session.get(ApiToken, token_id)
     if token is None or (token.user_id != actor.id and actor.role is not Role.ADMIN):
         raise NotFoundError(key="token.unknown", token=token_id)
     if token.revoked_at is not None:
         raise ConflictError(key="token.already_revoked", token=token.id, name=token.name)
+    own = token.user_id == actor.id
+    why = check_text(reason, field="reason", max_len=REVOKE_REASON_MAX, required=not own)
     token.revoked_at = now
+    token.revoked_by = actor.username
+    token.revoke_reason = why or None
     session.commit()
     return token
 
@@ -315,6 +331,8 @@ def token_record(token: ApiToken) -> dict[str, Any]:
         "created_at": iso(token.created_at),
         "last_used_at": iso(token.last_used_at),
         "revoked_at": iso(token.revoked_at),
+        "revoked_by": token.revoked_by,
+        "revoke_reason": token.revoke_reason,
     }
 
 

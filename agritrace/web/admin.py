@@ -6,8 +6,9 @@ calls the same service as the CLI and shows a refused rule beside the form.
 the last id of the previous page): owner, name, what the token acts as (its owner's role
 and facility), creation, last use, expiry (tokens do not expire) and revocation, and never
 a token's secret or hash (only the few characters the owner also sees). Revoking one is a
-POST with the form token; the revocation time is kept on the token, as when owners revoke
-their own, and the log names the administrator who revoked it.
+POST with the form token and a reason (required: it is another user's access); the time,
+the administrator and the reason are kept on the token (owners revoking their own keep the
+time and their name), and the log names the administrator and the reason.
 """
 
 from __future__ import annotations
@@ -202,7 +203,11 @@ def _before(raw: str | None) -> int | None:
 
 
 def _tokens_page(
-    before: int | None, *, error: AgritraceError | None = None, status: int = 200
+    before: int | None,
+    *,
+    error: AgritraceError | None = None,
+    status: int = 200,
+    failed: int | None = None,
 ) -> ResponseReturnValue:
     tokens = access.tokens_page(db(), before=before, limit=TOKENS_PAGE)
     next_url = url_for("admin.tokens", before=tokens[-1].id) if len(tokens) == TOKENS_PAGE else None
@@ -214,6 +219,7 @@ def _tokens_page(
         next_url=next_url,
         revoked=int(revoked) if revoked.isascii() and revoked.isdigit() else None,
         error=error,
+        failed=failed,
     )
     return page, status
 
@@ -230,16 +236,20 @@ def revoke_token(token_id: int) -> ResponseReturnValue:
     actor = current_user()
     assert actor is not None
     before = _before(form_text(request.form, "before", limit=20))
+    reason = form_text(request.form, "reason", limit=access.REVOKE_REASON_MAX + 100)
     try:
-        token = access.revoke_token(db(), token_id=token_id, actor=actor, now=utcnow())
+        token = access.revoke_token(
+            db(), token_id=token_id, actor=actor, now=utcnow(), reason=reason
+        )
     except AgritraceError as exc:
         db().rollback()
-        return _tokens_page(before, error=exc, status=exc.http_status)
+        return _tokens_page(before, error=exc, status=exc.http_status, failed=token_id)
     current_app.logger.info(
-        "API token %s (%r) of %s revoked by administrator %s",
+        "API token %s (%r) of %s revoked by administrator %s: %s",
         token.id,
         token.name,
         token.user.username,
         actor.username,
+        token.revoke_reason or "(own token)",
     )
     return redirect(url_for("admin.tokens", before=before, revoked=token.id), 303)

@@ -8,7 +8,7 @@ import hashlib
 import pytest
 from sqlalchemy.orm import Session
 
-from agritrace.errors import ConflictError, NotFoundError, PermissionDeniedError
+from agritrace.errors import ConflictError, InvalidInputError, NotFoundError, PermissionDeniedError
 from agritrace.trace import access, registry
 from agritrace.trace.models import User
 from tests.trace.factories import certified_lot
@@ -89,11 +89,19 @@ def test_revoked_tokens_stop_and_only_the_owner_or_an_admin_revokes(
     made = access.create_token(session, user=owner, name="erp", now=now)
     with pytest.raises(NotFoundError):
         access.revoke_token(session, token_id=made.token.id, actor=other, now=now)
-    access.revoke_token(session, token_id=made.token.id, actor=admin, now=now)
+    with pytest.raises(InvalidInputError, match="reason must not be empty"):
+        access.revoke_token(session, token_id=made.token.id, actor=admin, now=now)
+    revoked = access.revoke_token(
+        session, token_id=made.token.id, actor=admin, now=now, reason="  leaked in a log  "
+    )
+    assert (revoked.revoked_by, revoked.revoke_reason) == ("root", "leaked in a log")
     with pytest.raises(access.AuthenticationRequiredError, match="revoked"):
         access.user_for_token(session, made.secret, now=now)
     with pytest.raises(ConflictError):
         access.revoke_token(session, token_id=made.token.id, actor=owner, now=now)
+    mine = access.create_token(session, user=owner, name="erp 2", now=now)
+    revoked = access.revoke_token(session, token_id=mine.token.id, actor=owner, now=now)
+    assert (revoked.revoked_by, revoked.revoke_reason) == (owner.username, None)
 
 
 def test_an_operator_acts_only_for_its_facility(session: Session, now: dt.datetime) -> None:

@@ -295,7 +295,7 @@ ROUTES = [
         "POST",
         lambda p: "",
         ADMIN,
-        form=lambda p: {},
+        form=lambda p: {"reason": "left the cooperative"},
         path_for=_someone_elses_token,
     ),
     Route(

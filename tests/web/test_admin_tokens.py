@@ -48,8 +48,15 @@ def _new_token(people: People, role: str, name: str = "script") -> tuple[int, st
 def _revoke(people: People, token_id: int, lang: str = "en", **form: str) -> Any:
     return people.clients["admin"].post(
         f"/admin/tokens/{token_id}/revoke?lang={lang}",
-        data={"csrf": people.csrf["admin"], **form},
+        data={"csrf": people.csrf["admin"], "reason": "the integration was retired", **form},
     )
+
+
+def _stored(people: People, token_id: int) -> access.ApiToken:
+    with people.site.sessions() as session:
+        token = session.get(access.ApiToken, token_id)
+        assert token is not None
+        return token
 
 
 def _ids(body: str) -> list[int]:
@@ -129,7 +136,57 @@ def test_the_administrator_revokes_anyone_s_token(
     owner_row = re.search(r"<tr><td>old integration</td>(.*?)</tr>", own, re.S)
     assert owner_row is not None
     assert "Revoked" in owner_row.group(1)
-    assert any("revoked by administrator admin" in record.getMessage() for record in caplog.records)
+    assert any(
+        "revoked by administrator admin: the integration was retired" in record.getMessage()
+        for record in caplog.records
+    )
+    # The token keeps who revoked it and why; both the listing and the owner see it.
+    stored = _stored(people, token_id)
+    assert (stored.revoked_by, stored.revoke_reason) == ("admin", "the integration was retired")
+    assert "by admin" in _row(body, token_id)
+    assert "Reason: the integration was retired" in page_text(_row(body, token_id))
+    assert "by admin" in owner_row.group(1)
+    assert "Reason: the integration was retired" in owner_row.group(1)
+
+
+@pytest.mark.parametrize(
+    ("lang", "reason", "expected"),
+    [
+        ("vi", "", "lý do không được để trống"),
+        ("en", "   ", "reason must not be empty"),
+        ("en", "x" * 501, "reason is longer than 500 characters"),
+    ],
+)
+def test_revoking_another_user_s_token_needs_a_reason(
+    people: People, lang: str, reason: str, expected: str
+) -> None:
+    token_id, secret = _new_token(people, "operator_a", "needs a reason")
+    refused = _revoke(people, token_id, lang=lang, reason=reason)
+    assert refused.status_code == 422
+    assert expected in page_text(refused.data)
+    row = re.search(rf'<tr id="token-{token_id}".*?</tr>', refused.get_data(as_text=True), re.S)
+    assert row is not None
+    assert 'aria-invalid="true"' in row.group(0)  # the reason field of that token's form
+    assert _stored(people, token_id).revoked_at is None
+    assert (
+        people.site.client()
+        .get("/api/v1/me", headers={"Authorization": f"Bearer {secret}"})
+        .status_code
+        == 200
+    )
+
+
+def test_an_owner_revoking_their_own_token_gives_no_reason(people: People) -> None:
+    token_id, _ = _new_token(people, "operator_a", "my own")
+    response = people.clients["operator_a"].post(
+        f"/account/tokens/{token_id}/revoke", data={"csrf": people.csrf["operator_a"]}
+    )
+    assert response.status_code == 303
+    stored = _stored(people, token_id)
+    assert stored.revoked_at is not None
+    with people.site.sessions() as session:
+        owner = access.get_user(session, people.users["operator_a"]).username
+    assert (stored.revoked_by, stored.revoke_reason) == (owner, None)
 
 
 def test_revoking_keeps_the_page_the_administrator_was_on(people: People) -> None:
