@@ -74,6 +74,7 @@ __all__ = [
     "AUDIT_BLOCK_LEVEL",
     "AUDIT_MAX_WORKERS",
     "AUDIT_PARALLEL_MIN_ENTRIES",
+    "PROBLEMS",
     "AuditReport",
     "LedgerCorruptError",
     "audit",
@@ -98,9 +99,26 @@ _WORKER_BOOT = (
 )
 
 
+#: The stable slugs of :class:`LedgerCorruptError`'s ``problem`` fact, in the order of the
+#: checks above: pages say each in the reader's language, the message adds the hashes.
+PROBLEMS = (
+    "missing",  # an index has no stored entry
+    "leaf",  # a stored leaf hash is not the hash of the stored content
+    "chain",  # a stored chain hash is not SHA-256(previous chain || leaf hash)
+    "node",  # a stored tree node is missing or differs from the recomputed one
+    "extra-nodes",  # tree nodes are stored beyond what the tree has
+    "checkpoint-signature",  # no valid signature from a known ledger key
+    "checkpoint-row",  # a checkpoint row differs from its signed body
+    "checkpoint-root",  # a signed root differs from the recomputed root at its size
+    "checkpoint-size",  # a checkpoint is over more entries than are stored
+    "size",  # entries are stored beyond (or short of) the head's size
+    "head",  # the head row's root or chain hash differs from the recomputed ones
+)
+
+
 class LedgerCorruptError(VerificationError):
     """The stored ledger does not verify. Facts: ``index`` (first bad index), ``problem``
-    (a stable slug), and where known ``expected`` and ``found`` (hex)."""
+    (one of :data:`PROBLEMS`), and where known ``expected`` and ``found`` (hex)."""
 
 
 @dataclass(frozen=True, slots=True)

@@ -24,7 +24,6 @@ import hashlib
 import hmac
 import secrets
 from dataclasses import dataclass
-from typing import Any
 
 from sqlalchemy import BigInteger, ForeignKey, LargeBinary, String, Text, select, update
 from sqlalchemy.orm import Mapped, Session, mapped_column, relationship, selectinload
@@ -59,7 +58,6 @@ __all__ = [
     "set_audit_progress",
     "sign_in",
     "start_audit_run",
-    "token_record",
     "tokens_page",
     "update_user",
     "user_for_token",
@@ -126,8 +124,14 @@ class AuditRun(Base):
     done: Mapped[int] = mapped_column(BigInteger)
     finished_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime)
     intact: Mapped[bool | None] = mapped_column()
+    #: In English, with the hashes that differ (logs, and the page's technical detail).
     message: Mapped[str | None] = mapped_column(Text)
     first_bad_index: Mapped[int | None] = mapped_column(BigInteger)
+    #: What was wrong: a slug of ``agritrace.ledger.audit.PROBLEMS``, or ``error`` when the
+    #: audit could not run; none for an intact ledger (and for runs from before revision 0008).
+    problem: Mapped[str | None] = mapped_column(String(32))
+    #: How many signed checkpoints an intact ledger's audit verified.
+    checkpoints: Mapped[int | None] = mapped_column(BigInteger)
 
 
 @dataclass(frozen=True, slots=True)
@@ -319,23 +323,6 @@ def revoke_token(
     return token
 
 
-def token_record(token: ApiToken) -> dict[str, Any]:
-    def iso(moment: dt.datetime | None) -> str | None:
-        return None if moment is None else moment.astimezone(dt.UTC).isoformat()
-
-    return {
-        "id": token.id,
-        "name": token.name,
-        "user": token.user.username,
-        "hint": token.hint + "…",
-        "created_at": iso(token.created_at),
-        "last_used_at": iso(token.last_used_at),
-        "revoked_at": iso(token.revoked_at),
-        "revoked_by": token.revoked_by,
-        "revoke_reason": token.revoke_reason,
-    }
-
-
 # -- users ----------------------------------------------------------------------------------
 
 
@@ -414,6 +401,8 @@ def finish_audit_run(
     first_bad_index: int | None,
     done: int,
     now: dt.datetime,
+    problem: str | None = None,
+    checkpoints: int | None = None,
 ) -> None:
     session.execute(
         update(AuditRun)
@@ -424,6 +413,8 @@ def finish_audit_run(
             message=message[:2000],
             first_bad_index=first_bad_index,
             done=done,
+            problem=problem,
+            checkpoints=checkpoints,
         )
     )
     session.commit()

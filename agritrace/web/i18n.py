@@ -305,6 +305,26 @@ VI: dict[str, str] = {
     "inspect.audit": "Kiểm toán",
     "inspect.started": "Bắt đầu bởi {who}",
     "inspect.audit_progress": "Đã kiểm tra {done} / {total} mục…",
+    "inspect.audit_ok": "Đã kiểm chứng {entries} mục và {checkpoints} điểm kiểm tra đã ký.",
+    "inspect.audit_detail": "Chi tiết kỹ thuật (các giá trị băm khác nhau)",
+    "audit.problem.missing": "Mục #{index} bị mất: không có bản ghi nào ở vị trí này.",
+    "audit.problem.leaf": "Nội dung của mục #{index} đã bị sửa: nó không còn khớp với giá trị "
+    "băm đã ghi.",
+    "audit.problem.chain": "Chuỗi băm bị đứt ở mục #{index}.",
+    "audit.problem.node": "Một nút của cây Merkle phủ mục #{index} bị mất hoặc bị sửa.",
+    "audit.problem.extra-nodes": "Có nút cây Merkle thừa sau mục cuối cùng (#{index}).",
+    "audit.problem.checkpoint-signature": "Một điểm kiểm tra không có chữ ký hợp lệ của khóa sổ "
+    "cái (mục #{index} trở đi).",
+    "audit.problem.checkpoint-row": "Một điểm kiểm tra đã lưu khác với nội dung đã ký của nó "
+    "(mục #{index} trở đi).",
+    "audit.problem.checkpoint-root": "Gốc Merkle đã ký của một điểm kiểm tra khác với gốc tính "
+    "lại từ các mục (mục #{index} trở đi).",
+    "audit.problem.checkpoint-size": "Có điểm kiểm tra cho nhiều mục hơn số mục đang lưu (mục "
+    "#{index} trở đi).",
+    "audit.problem.size": "Số mục đã lưu khác với kích thước sổ cái ghi ở đầu (từ mục #{index}).",
+    "audit.problem.head": "Bản ghi đầu sổ cái (gốc hoặc chuỗi băm) khác với giá trị tính lại "
+    "(mục #{index}).",
+    "audit.problem.error": "Không chạy được kiểm toán: nhật ký máy chủ có chi tiết.",
     "inspect.first_bad": "Mục sai đầu tiên:",
     "inspect.entry": "Mục #{index}",
     "inspect.leaf_hash": "Băm lá",
@@ -662,6 +682,27 @@ EN: dict[str, str] = {
     "inspect.audit": "Audit",
     "inspect.started": "Started by {who}",
     "inspect.audit_progress": "{done} of {total} entries checked…",
+    "inspect.audit_ok": "{entries} entries and {checkpoints} signed checkpoints verified.",
+    "inspect.audit_detail": "Technical detail (the hashes that differ)",
+    "audit.problem.missing": "Entry #{index} is missing: no record is stored at that index.",
+    "audit.problem.leaf": "The content of entry #{index} was altered: it no longer matches its "
+    "stored hash.",
+    "audit.problem.chain": "The hash chain breaks at entry #{index}.",
+    "audit.problem.node": "A Merkle tree node over entry #{index} is missing or altered.",
+    "audit.problem.extra-nodes": "Merkle tree nodes are stored beyond the last entry (#{index}).",
+    "audit.problem.checkpoint-signature": "A checkpoint has no valid signature from a ledger "
+    "key (entries from #{index}).",
+    "audit.problem.checkpoint-row": "A stored checkpoint differs from its signed body (entries "
+    "from #{index}).",
+    "audit.problem.checkpoint-root": "A checkpoint's signed Merkle root differs from the root "
+    "recomputed from the entries (entries from #{index}).",
+    "audit.problem.checkpoint-size": "A checkpoint covers more entries than are stored "
+    "(entries from #{index}).",
+    "audit.problem.size": "The stored entries do not match the size in the ledger head (from "
+    "entry #{index}).",
+    "audit.problem.head": "The ledger head (root or chain hash) differs from the recomputed "
+    "one (entry #{index}).",
+    "audit.problem.error": "The audit could not run: the server log has the details.",
     "inspect.first_bad": "First bad entry:",
     "inspect.entry": "Entry #{index}",
     "inspect.leaf_hash": "Leaf hash",

@@ -22,7 +22,7 @@ from agritrace.db import utcnow
 from agritrace.errors import AgritraceError, InvalidInputError, NotFoundError
 from agritrace.keys import KeyPurpose
 from agritrace.ledger import store
-from agritrace.ledger.audit import LedgerCorruptError, audit
+from agritrace.ledger.audit import PROBLEMS, LedgerCorruptError, audit
 from agritrace.ledger.checkpoint import NoteVerifier
 from agritrace.trace import access, events, journal, overview, recalls, registry
 from agritrace.trace.models import Certificate, Role
@@ -81,6 +81,7 @@ def _audit_in_background(app: Flask, run_id: int) -> None:
                 report = audit(reader, verifiers=verifiers, progress=progress)
             except LedgerCorruptError as exc:
                 index = exc.facts.get("index")
+                problem = exc.facts.get("problem")
                 access.finish_audit_run(
                     writer,
                     run_id,
@@ -89,6 +90,7 @@ def _audit_in_background(app: Flask, run_id: int) -> None:
                     first_bad_index=index if isinstance(index, int) else None,
                     done=done,
                     now=utcnow(),
+                    problem=problem if problem in PROBLEMS else None,
                 )
             except Exception as exc:  # the run must end whatever happens; the error is logged
                 app.logger.exception("audit run %s failed", run_id)
@@ -100,6 +102,7 @@ def _audit_in_background(app: Flask, run_id: int) -> None:
                     first_bad_index=None,
                     done=done,
                     now=utcnow(),
+                    problem="error",
                 )
             else:
                 access.finish_audit_run(
@@ -110,6 +113,7 @@ def _audit_in_background(app: Flask, run_id: int) -> None:
                     first_bad_index=None,
                     done=report.size,
                     now=utcnow(),
+                    checkpoints=report.checkpoints,
                 )
 
 

@@ -11,7 +11,7 @@ from sqlalchemy.orm import Session
 
 from agritrace.ledger import audit as audit_module
 from agritrace.ledger import merkle, store
-from agritrace.ledger.audit import LedgerCorruptError, audit
+from agritrace.ledger.audit import PROBLEMS, LedgerCorruptError, audit
 from agritrace.ledger.checkpoint import NoteVerifier
 from agritrace.ledger.store import LedgerEntry, LedgerNode
 from tests.ledger.ledgerutil import ORIGIN, allow_rewrites, entries, signer
@@ -50,6 +50,7 @@ def _fails_at(
         audit(session, verifiers=verifiers)
     assert caught.value.facts["index"] == index, str(caught.value)
     assert caught.value.facts["problem"] == problem, str(caught.value)
+    assert problem in PROBLEMS
     assert f"#{index}" in str(caught.value)
     return caught.value
 

@@ -19,7 +19,7 @@ from agritrace.db import make_engine, make_sessionmaker
 from agritrace.errors import StorageUnavailableError
 from agritrace.ledger import audit as audit_module
 from agritrace.ledger import merkle, store
-from agritrace.ledger.audit import AuditReport, LedgerCorruptError, audit
+from agritrace.ledger.audit import PROBLEMS, AuditReport, LedgerCorruptError, audit
 from agritrace.ledger.checkpoint import NoteVerifier
 from agritrace.ledger.store import (
     LedgerCheckpoint,
@@ -233,6 +233,7 @@ def test_workers_name_the_same_first_bad_index_as_one_process(
     shared = _failure(ledger, workers=2)
     assert started == [2]
     assert (shared.facts["index"], shared.facts["problem"]) == (index, problem), str(shared)
+    assert problem in PROBLEMS
     assert str(shared) == str(alone)
     assert shared.facts == alone.facts
 

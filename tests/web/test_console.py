@@ -10,6 +10,10 @@ import pytest
 from flask.testing import FlaskClient
 from sqlalchemy import text
 
+from agritrace.db import utcnow
+from agritrace.ledger.audit import PROBLEMS
+from agritrace.trace import access
+from agritrace.web import i18n
 from agritrace.web.inspect import AUDIT_THREADS
 from tests.web.conftest import page_text
 from tests.web.people import FACILITY_B, People, build_people
@@ -46,6 +50,13 @@ def test_an_audit_runs_in_the_background_and_reports_intact(
     done = inspector.get(location + "?lang=en").get_data(as_text=True)
     assert 'http-equiv="refresh"' not in done
     assert "Intact" in done
+    with people.site.app.extensions["agritrace"].sessions() as session:
+        size = session.execute(text("SELECT size FROM ledger_head")).scalar_one()
+    assert f"{size:,} entries and" in page_text(done)
+    assert "signed checkpoints verified" in done
+    in_vietnamese = page_text(inspector.get(location + "?lang=vi").data)
+    assert "Nguyên vẹn" in in_vietnamese
+    assert "điểm kiểm tra đã ký" in in_vietnamese
     home = page_text(inspector.get("/inspect/?lang=en").data)
     assert "Last audit" in home
     assert "Never audited" not in home
@@ -72,9 +83,15 @@ def test_an_audit_of_a_tampered_ledger_names_the_first_bad_entry(
     try:
         started = _post(people, "inspector", "/inspect/audit")
         _finish_audits(people)
-        page = inspector.get(started.headers["Location"] + "?lang=en").get_data(as_text=True)
+        location = started.headers["Location"]
+        page = inspector.get(location + "?lang=en").get_data(as_text=True)
         assert "NOT intact" in page
-        assert "#2" in page
+        assert "The content of entry #2 was altered" in page_text(page)
+        assert "Technical detail" in page
+        assert "ledger entry #2: content hashes to" in page
+        in_vietnamese = page_text(inspector.get(location + "?lang=vi").data)
+        assert "KHÔNG nguyên vẹn" in in_vietnamese
+        assert "Nội dung của mục #2 đã bị sửa" in in_vietnamese
     finally:
         with engine.begin() as conn:
             conn.execute(
@@ -82,6 +99,35 @@ def test_an_audit_of_a_tampered_ledger_names_the_first_bad_entry(
             )
             for statement in restore:
                 conn.execute(text(statement))
+
+
+def test_every_audit_finding_reads_in_both_languages() -> None:
+    for slug in (*PROBLEMS, "error"):
+        english, vietnamese = i18n.EN[f"audit.problem.{slug}"], i18n.VI[f"audit.problem.{slug}"]
+        if slug != "error":
+            assert "#{index}" in english
+            assert "#{index}" in vietnamese
+        assert english != vietnamese
+
+
+def test_an_audit_that_could_not_run_says_so_without_internals(
+    people: People, inspector: FlaskClient
+) -> None:
+    with people.site.app.extensions["agritrace"].sessions() as session:
+        run = access.start_audit_run(session, by="lan", target_size=5, now=utcnow())
+        access.finish_audit_run(
+            session,
+            run.id,
+            intact=False,
+            message="the audit could not run: OperationalError",
+            first_bad_index=None,
+            done=2,
+            now=utcnow(),
+            problem="error",
+        )
+    page = page_text(inspector.get(f"/inspect/audit/{run.id}?lang=vi").data)
+    assert "Không chạy được kiểm toán" in page
+    assert "OperationalError" not in page
 
 
 def test_inclusion_proof_is_checked_step_by_step(people: People, inspector: FlaskClient) -> None:
