@@ -2,9 +2,11 @@
 
 ``python -m bench stamps [--sign N] [--pdf N] [--verify N] [--repeat R]`` prints one
 Markdown table. Every figure comes from the same run on the same machine, with the raw
-Ed25519 speed of ``cryptography`` beside the codec's so the ratio shows what the codec
-itself costs. Each fast measurement is the best of ``R`` rounds (other processes on a shared
-machine only ever slow a round down); the pure-Python QR encoders run once.
+Ed25519 speed of libsodium (what the codec signs and verifies with, ``stamps/sodium.py``)
+and of ``cryptography`` (the baseline it replaced) beside the codec's, so the ratios show
+what the codec itself costs and what libsodium gains. Each fast measurement is the best of
+``R`` rounds (other processes on a shared machine only ever slow a round down); the
+pure-Python QR encoders run once.
 
 Goals: >= 40,000 codes signed per second on all cores, >= 1,000 stamps per second into PDF
 sheets (10,000 stamps), >= 10,000 offline verifications per second on one core.
@@ -24,6 +26,7 @@ from pathlib import Path
 
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
+from agritrace.stamps import sodium
 from agritrace.stamps.codec import verify_code
 from agritrace.stamps.printing import PrintItem, make_print_items, render_pdf, write_csv
 from agritrace.stamps.qr import DEFAULT_ENCODER, ENCODERS
@@ -57,27 +60,34 @@ def _row(name: str, n: int, seconds: float, goal: float | None = None, note: str
     return (name, n, f"{seconds:.2f}", f"{rate:,.0f}", goal_text, note)
 
 
-def _raw_sign(count: int) -> float:
+LIBRARIES = ("libsodium", "cryptography")
+
+
+def _raw_sign(count: int, library: str = "libsodium") -> float:
     """Seconds to sign ``count`` stamp-shaped messages with one fresh key."""
-    sign = Ed25519PrivateKey.generate().sign
+    key = Ed25519PrivateKey.generate()
+    sign = sodium.signer(key) if library == "libsodium" else key.sign
     start = time.perf_counter()
     for serial in range(1, count + 1):
         sign(_HEAD + serial.to_bytes(6, "big"))
     return time.perf_counter() - start
 
 
-def _raw_sign_cores(count: int, cores: int, repeat: int) -> float:
+def _raw_sign_cores(count: int, cores: int, repeat: int, library: str) -> float:
     """Wall time for ``cores`` processes to sign ``count`` messages between them; the pool
     is started before timing, so only signing is measured."""
     with ProcessPoolExecutor(cores) as pool:
-        list(pool.map(_raw_sign, [10] * cores))
-        return _best(lambda: list(pool.map(_raw_sign, [count // cores] * cores)), repeat)
+        list(pool.map(_raw_sign, [10] * cores, [library] * cores))
+        return _best(
+            lambda: list(pool.map(_raw_sign, [count // cores] * cores, [library] * cores)),
+            repeat,
+        )
 
 
 def _signing_rows(n_sign: int, key: Ed25519PrivateKey, repeat: int) -> list[Row]:
     cores = os.cpu_count() or 1
-    raw_1 = _best(lambda: _raw_sign(n_sign), repeat)
-    raw_all = _raw_sign_cores(n_sign, cores, repeat)
+    raw_1 = {lib: _best(lambda lib=lib: _raw_sign(n_sign, lib), repeat) for lib in LIBRARIES}
+    raw_all = {lib: _raw_sign_cores(n_sign, cores, repeat, lib) for lib in LIBRARIES}
 
     def consume(workers: int) -> Callable[[], object]:
         def action() -> int:
@@ -100,21 +110,27 @@ def _signing_rows(n_sign: int, key: Ed25519PrivateKey, repeat: int) -> list[Row]
         )
         csv_mb = out.stat().st_size / 1e6
     csv_rate = n_sign / csv_s
+    sodium_1, sodium_all = raw_1["libsodium"], raw_all["libsodium"]
+    openssl_1, openssl_all = raw_1["cryptography"], raw_all["cryptography"]
     return [
-        _row("raw Ed25519 sign (cryptography), 1 core", n_sign, raw_1),
-        _row(f"raw Ed25519 sign (cryptography), {cores} cores", n_sign, raw_all),
+        *(_row(f"raw Ed25519 sign ({lib}), 1 core", n_sign, raw_1[lib]) for lib in LIBRARIES),
+        *(
+            _row(f"raw Ed25519 sign ({lib}), {cores} cores", n_sign, raw_all[lib])
+            for lib in LIBRARIES
+        ),
         _row(
             "codes signed (serial -> URL + short code), 1 core",
             n_sign,
             one,
-            note=f"{raw_1 / one:.0%} of raw 1-core signing",
+            note=f"{sodium_1 / one:.0%} of raw libsodium, {openssl_1 / one:.2f}x raw cryptography",
         ),
         _row(
             f"codes signed (serial -> URL + short code), {cores} cores",
             n_sign,
             every,
             goal=40_000,
-            note=f"{raw_all / every:.0%} of raw {cores}-core signing (pool start included)",
+            note=f"{sodium_all / every:.0%} of raw libsodium, {openssl_all / every:.2f}x raw "
+            f"cryptography, {cores} cores (pool start included)",
         ),
         _row(f"CSV written, {cores} cores (measured)", n_sign, csv_s, note=f"{csv_mb:.1f} MB"),
         (
@@ -165,16 +181,23 @@ def _verify_rows(n_verify: int, key: Ed25519PrivateKey, repeat: int) -> list[Row
     public = key.public_key()
     message = _HEAD + (1).to_bytes(6, "big")
     signature = key.sign(message)
-    raw = _best(lambda: [public.verify(signature, message) for _ in range(n_verify)], repeat)
+    raw_sodium = _best(
+        lambda: [sodium.verify(public, signature, message) for _ in range(n_verify)], repeat
+    )
+    raw_openssl = _best(
+        lambda: [public.verify(signature, message) for _ in range(n_verify)], repeat
+    )
     codec = _best(lambda: [verify_code(u, prefix=PREFIX, public_keys=keys) for u in urls], repeat)
     return [
-        _row("raw Ed25519 verify (cryptography), 1 core", n_verify, raw),
+        _row("raw Ed25519 verify (libsodium), 1 core", n_verify, raw_sodium),
+        _row("raw Ed25519 verify (cryptography), 1 core", n_verify, raw_openssl),
         _row(
             "offline verification (parse + verify URL), 1 core",
             n_verify,
             codec,
             goal=10_000,
-            note=f"{raw / codec:.0%} of raw verify speed",
+            note=f"{raw_sodium / codec:.0%} of raw libsodium, {raw_openssl / codec:.2f}x raw "
+            "cryptography",
         ),
     ]
 

@@ -38,10 +38,10 @@ from dataclasses import dataclass
 from typing import ClassVar
 from urllib.parse import urlsplit
 
-from cryptography.exceptions import InvalidSignature
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey, Ed25519PublicKey
 
 from agritrace.errors import InvalidInputError, VerificationError
+from agritrace.stamps import sodium
 
 __all__ = [
     "ALG_ED25519",
@@ -386,7 +386,7 @@ def sign_serials(
 def _sign_range(
     head: bytes, first: int, count: int, key_id: int, private_key: Ed25519PrivateKey
 ) -> Iterator[Stamp]:
-    sign = private_key.sign
+    sign = sodium.signer(private_key)
     for serial in range(first, first + count):
         signature = sign(head + serial.to_bytes(6, "big"))
         yield Stamp(VERSION, ALG_ED25519, key_id, serial, signature)
@@ -424,12 +424,10 @@ def verify_stamp(
             serial=stamp.serial,
         )
     message = _message_head(expected) + stamp.header()
-    try:
-        key.verify(stamp.signature, message)
-    except InvalidSignature as exc:
+    if not sodium.verify(key, stamp.signature, message):
         raise BadSignatureError(
             "the stamp's signature does not match", key_id=stamp.key_id, serial=stamp.serial
-        ) from exc
+        )
 
 
 def verify_code(
