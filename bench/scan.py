@@ -1,13 +1,15 @@
 """Scan-page load: gunicorn on both cores with PostgreSQL, driven by wrk on loopback.
 
-``python -m bench scan [--pg-url URL] [--duration S] [--connections N] [--workers W]``
+``python -m bench scan [--pg-url URL] [--duration S] [--connections N] [--workers W]
+[--worker-class sync|gthread] [--threads T]``
 
 Seeds a fresh PostgreSQL database (the demo chain plus a batch of ``--stamps`` stamps),
-starts gunicorn with ``W`` sync workers, then runs wrk (a second process) twice for the same
-duration and connections: against ``/healthz`` (a static "hello" route on the same server,
-the baseline) and against ``/S/<code>`` for random stamps of the batch, each request a real
-scan (signature check, lookups, journey, and the scan counted in the database). Prints
-requests/s, p50 and p99 latency, errors, and the ratio of scans to hello.
+starts gunicorn with ``W`` workers (sync by default, as the README deploys it), then runs
+wrk (a second process) twice for the same duration and connections: against ``/healthz``
+(a static "hello" route on the same server, the baseline) and against ``/S/<code>`` for
+random stamps of the batch, each request a real scan (signature check, lookups, journey,
+and the scan counted in the database). Prints requests/s, p50 and p99 latency, errors, and
+the ratio of scans to hello.
 
 Goal: >= 1,000 scans/s with p99 <= 50 ms and no errors. Needs wrk (Debian: apt-get install
 wrk) and a PostgreSQL server; nothing here touches any address but 127.0.0.1.
@@ -154,7 +156,9 @@ def main(argv: Sequence[str]) -> int:
     parser.add_argument("--pg-url", default=os.environ.get("AGRITRACE_BENCH_PG_URL", DEFAULT_PG))
     parser.add_argument("--duration", type=int, default=20, help="seconds per wrk run")
     parser.add_argument("--connections", type=int, default=16)
-    parser.add_argument("--workers", type=int, default=2, help="gunicorn sync workers")
+    parser.add_argument("--workers", type=int, default=2, help="gunicorn workers")
+    parser.add_argument("--worker-class", choices=("sync", "gthread"), default="sync")
+    parser.add_argument("--threads", type=int, default=1, help="threads per gthread worker")
     parser.add_argument("--stamps", type=int, default=20_000)
     args = parser.parse_args(argv)
     if shutil.which("wrk") is None:
@@ -184,6 +188,10 @@ def main(argv: Sequence[str]) -> int:
                 "gunicorn",
                 "-w",
                 str(args.workers),
+                "-k",
+                args.worker_class,
+                "--threads",
+                str(args.threads),
                 "-b",
                 f"127.0.0.1:{port}",
                 "--log-level",
@@ -217,7 +225,8 @@ def main(argv: Sequence[str]) -> int:
             server.terminate()
             server.wait(timeout=30)
     print(
-        f"machine: {machine()}; gunicorn {args.workers} sync workers, PostgreSQL, "
+        f"machine: {machine()}; gunicorn {args.workers} {args.worker_class} workers"
+        f"{f' x {args.threads} threads' if args.worker_class == 'gthread' else ''}, PostgreSQL, "
         f"wrk 2 threads x {args.connections} connections, {args.duration}s each"
     )
     met = scan.requests_per_s >= 1000 and scan.p99_ms <= 50 and scan.errors == 0

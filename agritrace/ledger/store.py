@@ -43,10 +43,9 @@ from sqlalchemy import (
     select,
 )
 from sqlalchemy.engine import Connection
-from sqlalchemy.exc import DBAPIError
 from sqlalchemy.orm import Mapped, Session, mapped_column
 
-from agritrace.db import Base, UTCDateTime, begin_write, utcnow
+from agritrace.db import Base, UTCDateTime, begin_write, driver_rows, utcnow
 from agritrace.errors import ConflictError, InvalidInputError, NotFoundError
 from agritrace.ledger import merkle
 from agritrace.ledger.canonical import to_canonical_bytes
@@ -209,35 +208,6 @@ def _sqlite_nodes_sql(leaves: int, inner: int, with_head: bool) -> str:
     return " UNION ALL ".join(parts)
 
 
-def _driver_rows(connection: Connection, sql: str, params: Any) -> list[Any]:
-    """Run ``sql`` on the connection's own driver connection, inside its transaction, without
-    SQLAlchemy's execution layer (a fifth of a PostgreSQL proof's time went there). Driver
-    errors come out as SQLAlchemy's, as from any other query, so callers and the web's error
-    pages treat them alike."""
-    dialect = connection.dialect
-    driver = connection.connection.driver_connection
-    cursor = driver.cursor()  # type: ignore[union-attr]
-    try:
-        cursor.execute(sql, params)
-        rows: list[Any] = cursor.fetchall()
-    except dialect.loaded_dbapi.Error as exc:
-        lost = dialect.is_disconnect(exc, driver, cursor)
-        error = DBAPIError.instance(
-            sql,
-            params,
-            exc,
-            dialect.loaded_dbapi.Error,
-            dialect=dialect,
-            connection_invalidated=lost,
-        )
-        if lost:  # as SQLAlchemy does: the pool must not hand this connection out again
-            connection.invalidate(error)
-        raise error from exc
-    finally:
-        cursor.close()
-    return rows
-
-
 def _pg_array(values: Iterable[int]) -> str:
     return "{" + ",".join(map(str, values)) + "}"
 
@@ -270,7 +240,7 @@ def _read_nodes(
         params = (*leaves, *(value for node in inner for value in node))
     found: dict[merkle.NodeId, bytes] = {}
     size: int | None = None
-    for level, index, digest in _driver_rows(connection, sql, params):
+    for level, index, digest in driver_rows(connection, sql, params):
         if level < 0:
             size = index
         else:

@@ -34,7 +34,7 @@ from sqlalchemy.exc import OperationalError
 from sqlalchemy.orm import Session, sessionmaker
 
 from agritrace.config import Settings
-from agritrace.db import make_engine, make_sessionmaker, sqlite_path
+from agritrace.db import DirectStatements, is_sqlite, make_engine, make_sessionmaker, sqlite_path
 from agritrace.errors import InvalidInputError, StorageUnavailableError
 from agritrace.keys import INDEX_FILE, KeyInfo, KeyPurpose, KeyRing, read_public_keys
 from agritrace.stamps.codec import stamp_prefix
@@ -179,6 +179,8 @@ class WebState:
     static_version: str
     scan_cache: ScanCache = field(default_factory=ScanCache)
     rings: _RingHolder | None = None
+    #: PostgreSQL: the connections the scan page counts scans on (none on SQLite).
+    direct: DirectStatements | None = None
 
 
 def state() -> WebState:
@@ -302,6 +304,7 @@ def create_app(
         host=prefix.removesuffix("/S/").split("://", 1)[1].lower(),
         static_version=_static_version(),
         rings=_RingHolder(settings),
+        direct=None if is_sqlite(engine) else DirectStatements(engine),
     )
     app.teardown_appcontext(_close_session)
     if rate_limits is None:

@@ -172,6 +172,7 @@ def stamp(code: str) -> ResponseReturnValue:
         count=request.method == "GET" and not _preview(request.user_agent.string),
         counted=_counted(),
         cache=web.scan_cache,
+        direct=web.direct,
     )
     if result.recorded and result.serial is not None:
         _remember(result.serial)

@@ -13,7 +13,7 @@ import pytest
 from click.testing import CliRunner
 from flask import Flask
 from flask.testing import FlaskClient
-from sqlalchemy import Engine, select
+from sqlalchemy import Engine, select, text
 
 from agritrace.cli import cli, serve
 from agritrace.db import make_engine, make_sessionmaker, utcnow
@@ -201,6 +201,37 @@ def test_first_scan_is_announced_and_counted_once_per_browser(site: Site) -> Non
     phone.get(f"/S/{code}")  # nor is reloading
     other = site.client().get(f"/S/{code}").data
     assert "Đã quét 2 lần." in page_text(other)
+    recorded = _state(site, code)
+    assert recorded is not None
+    assert recorded.scan_count == 2
+
+
+def test_on_postgresql_a_lost_count_connection_costs_one_503_then_scans_go_on(
+    site: Site, backend: str
+) -> None:
+    """The scan count runs on its own connection (DirectStatements); when the server drops
+    it mid-use, that one scan gets the friendly 503 page and the next is counted again."""
+    if backend == "sqlite":
+        with site.app.app_context():
+            assert state().direct is None  # in-process: nothing to save a round trip on
+        return
+    code = site.fresh_code()
+    phone = site.client()
+    assert phone.get(f"/S/{code}").status_code == 200
+    with site.app.app_context():
+        direct = state().direct
+    assert direct is not None
+    pid = direct.rows("SELECT pg_backend_pid()", None)[0][0]
+    with _engine(site).connect() as conn:
+        conn.execute(text("SELECT pg_terminate_backend(:pid)"), {"pid": pid})
+        for _ in range(100):
+            alive = "SELECT count(*) FROM pg_stat_activity WHERE pid = :pid"
+            if not conn.execute(text(alive), {"pid": pid}).scalar_one():
+                break
+    lost = site.client().get(f"/S/{code}")
+    assert lost.status_code == 503
+    assert "<html" in lost.get_data(as_text=True)
+    assert site.client().get(f"/S/{code}").status_code == 200
     recorded = _state(site, code)
     assert recorded is not None
     assert recorded.scan_count == 2
