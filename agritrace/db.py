@@ -15,6 +15,7 @@ import datetime as dt
 import os
 import threading
 import time
+import weakref
 from collections.abc import Callable
 from dataclasses import dataclass
 from decimal import Decimal, InvalidOperation
@@ -276,12 +277,23 @@ def driver_rows(connection: Connection, sql: str, params: Any) -> list[Any]:
     return rows
 
 
-@dataclass(slots=True)
+def _close_in(connection: Any, pid: int, errors: Any) -> None:
+    # Only the process that opened a connection closes it: a forked child leaves the
+    # parent's session alone.
+    if os.getpid() == pid:
+        with contextlib.suppress(errors):  # the server may have dropped it already
+            connection.close()
+
+
+@dataclass(slots=True, weakref_slot=True, eq=False)
 class _Held:
     connection: Any
     pid: int
     generation: int
     idle_since: float
+    #: Closes the connection once: when dropped, on dispose, or when the thread ends (its
+    #: thread-local data, the only strong reference, goes away).
+    close: weakref.finalize[Any, Any] | None = None
 
 
 class DirectStatements:
@@ -294,8 +306,9 @@ class DirectStatements:
     The pool's guarantees hold: a connection idle for :data:`PING_AFTER_IDLE_S` is pinged
     first and replaced if the server closed it; a statement that meets a lost connection
     raises SQLAlchemy's OperationalError (a 503 on the web) and the next one opens a new
-    connection; a forked child never uses its parent's connection; disposing the engine
-    closes every connection this object opened.
+    connection; a forked child never uses or closes its parent's connection; a thread's
+    connection is closed when the thread ends (a development server runs each request in a
+    new thread); disposing the engine closes every connection this object opened.
     """
 
     def __init__(self, engine: Engine) -> None:
@@ -305,7 +318,7 @@ class DirectStatements:
         self._connect: Callable[[], Any] = lambda: engine.dialect.connect(*cargs, **cparams)
         self._local = threading.local()
         self._lock = threading.Lock()
-        self._opened: list[_Held] = []
+        self._opened: weakref.WeakSet[_Held] = weakref.WeakSet()
         self._generation = 0
         event.listen(engine, "engine_disposed", lambda _engine: self.close())
 
@@ -337,10 +350,11 @@ class DirectStatements:
         """Close every connection opened in this process; threads open new ones on use."""
         with self._lock:
             self._generation += 1
-            opened, self._opened = self._opened, []
+            opened = list(self._opened)
+            self._opened.clear()
         for held in opened:
-            if held.pid == os.getpid():
-                held.connection.close()
+            if held.close is not None:
+                held.close()
 
     def _held(self) -> _Held:
         held: _Held | None = getattr(self._local, "held", None)
@@ -358,9 +372,10 @@ class DirectStatements:
                 raise DBAPIError.instance(
                     None, None, exc, self._dbapi_error, dialect=self.dialect
                 ) from exc
+            held = _Held(connection, os.getpid(), self._generation, time.monotonic())
+            held.close = weakref.finalize(held, _close_in, connection, held.pid, self._dbapi_error)
             with self._lock:
-                held = _Held(connection, os.getpid(), self._generation, time.monotonic())
-                self._opened.append(held)
+                self._opened.add(held)
             self._local.held = held
         return held
 
@@ -378,7 +393,6 @@ class DirectStatements:
     def _drop(self, held: _Held) -> None:
         self._local.held = None
         with self._lock:
-            if held in self._opened:
-                self._opened.remove(held)
-        with contextlib.suppress(self._dbapi_error):  # the server may have dropped it already
-            held.connection.close()
+            self._opened.discard(held)
+        if held.close is not None:
+            held.close()

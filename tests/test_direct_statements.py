@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import gc
 import os
 import threading
 from collections.abc import Iterator
@@ -40,13 +41,17 @@ def _alive(admin: Engine, pid: int) -> bool:
         return bool(conn.execute(query, {"pid": pid}).scalar_one())
 
 
-def _kill(admin: Engine, pid: int) -> None:
-    with admin.connect() as conn:
-        conn.execute(text("SELECT pg_terminate_backend(:pid)"), {"pid": pid})
-    for _ in range(100):  # the server ends the backend asynchronously
+def _wait_gone(admin: Engine, pid: int) -> None:
+    for _ in range(100):  # the server ends a backend asynchronously
         if not _alive(admin, pid):
             return
     raise AssertionError(f"backend {pid} is still alive")
+
+
+def _kill(admin: Engine, pid: int) -> None:
+    with admin.connect() as conn:
+        conn.execute(text("SELECT pg_terminate_backend(:pid)"), {"pid": pid})
+    _wait_gone(admin, pid)
 
 
 def test_statements_run_in_autocommit_on_one_connection_per_thread(
@@ -56,19 +61,32 @@ def test_statements_run_in_autocommit_on_one_connection_per_thread(
     direct = DirectStatements(engine)
     first = _pid(direct)
     assert _pid(direct) == first  # the thread keeps its connection
-    # Autocommit: what one statement writes is visible to another connection at once.
-    direct.rows("SELECT set_config('application_name', 'direct-test', false)", None)
+    # Autocommit: after a statement the connection is idle, not idle in a transaction.
     with admin.connect() as conn:
-        name = conn.execute(
-            text("SELECT application_name FROM pg_stat_activity WHERE pid = :pid"), {"pid": first}
-        ).scalar_one()
-    assert name == "direct-test"
+        activity = text("SELECT state FROM pg_stat_activity WHERE pid = :pid")
+        assert conn.execute(activity, {"pid": first}).scalar_one() == "idle"
     seen: list[int] = []
     worker = threading.Thread(target=lambda: seen.append(_pid(direct)))
     worker.start()
     worker.join()
     assert len(seen) == 1
     assert seen[0] != first  # another thread, another connection
+
+
+def test_a_threads_connection_is_closed_when_the_thread_ends(
+    engines: tuple[Engine, Engine],
+) -> None:
+    """A development server runs each request in a new thread: their connections must not
+    pile up until the engine is disposed."""
+    engine, admin = engines
+    direct = DirectStatements(engine)
+    seen: list[int] = []
+    worker = threading.Thread(target=lambda: seen.append(_pid(direct)))
+    worker.start()
+    worker.join()
+    del worker
+    gc.collect()  # the thread's local data is freed with it; collect anything left over
+    _wait_gone(admin, seen[0])
 
 
 def test_a_failed_statement_raises_sqlalchemys_error_and_keeps_the_connection(
@@ -111,10 +129,7 @@ def test_disposing_the_engine_closes_the_connections(engines: tuple[Engine, Engi
     direct = DirectStatements(engine)
     old = _pid(direct)
     engine.dispose()
-    for _ in range(100):
-        if not _alive(admin, old):
-            break
-    assert not _alive(admin, old)
+    _wait_gone(admin, old)
     assert _pid(direct) != old  # the next statement opens a new one
 
 
