@@ -300,7 +300,7 @@ class DirectStatements:
     """Single statements in autocommit on a driver connection each thread keeps, for a hot
     path that would otherwise pay, every time, for a pool checkout and checkin, an ORM
     session and switching the connection into autocommit and back (for the scan page's one
-    statement that was a quarter of the page's own CPU time). PostgreSQL only: SQLite has
+    statement, a fifth of the page's own CPU time went there). PostgreSQL only: SQLite has
     no round trip to save.
 
     The pool's guarantees hold: a connection idle for :data:`PING_AFTER_IDLE_S` is pinged

@@ -14,7 +14,7 @@ from contextlib import contextmanager
 from pathlib import Path
 
 import pytest
-from sqlalchemy import text
+from sqlalchemy import Engine, text
 from sqlalchemy.engine import make_url
 
 from agritrace.db import make_engine
@@ -74,3 +74,21 @@ def fresh_database(backend: str, folder: Path) -> Iterator[str]:
         with admin.begin() as conn:
             conn.execute(text(f'DROP SCHEMA IF EXISTS "{schema}" CASCADE'))
         admin.dispose()
+
+
+def kill_backend(engine: Engine, pid: int) -> None:
+    """End PostgreSQL backend ``pid`` (as a server restart or an idle timeout would) through
+    ``engine``, and return once the server no longer lists it (it ends asynchronously)."""
+    with engine.connect() as conn:
+        conn.execute(text("SELECT pg_terminate_backend(:pid)"), {"pid": pid})
+    wait_backend_gone(engine, pid)
+
+
+def wait_backend_gone(engine: Engine, pid: int) -> None:
+    """Return once PostgreSQL backend ``pid`` has ended; fail if it has not soon."""
+    query = text("SELECT count(*) FROM pg_stat_activity WHERE pid = :pid")
+    for _ in range(200):
+        with engine.connect() as conn:
+            if not conn.execute(query, {"pid": pid}).scalar_one():
+                return
+    raise AssertionError(f"PostgreSQL backend {pid} is still alive")

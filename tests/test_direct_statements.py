@@ -13,7 +13,7 @@ from sqlalchemy.exc import OperationalError, ProgrammingError
 
 from agritrace import db as db_module
 from agritrace.db import DirectStatements, make_engine
-from tests.support import require_postgres
+from tests.support import kill_backend, require_postgres, wait_backend_gone
 
 PID_SQL = "SELECT pg_backend_pid()"
 
@@ -35,23 +35,14 @@ def _pid(direct: DirectStatements) -> int:
     return pid
 
 
-def _alive(admin: Engine, pid: int) -> bool:
-    with admin.connect() as conn:
-        query = text("SELECT count(*) FROM pg_stat_activity WHERE pid = :pid")
-        return bool(conn.execute(query, {"pid": pid}).scalar_one())
-
-
-def _wait_gone(admin: Engine, pid: int) -> None:
-    for _ in range(100):  # the server ends a backend asynchronously
-        if not _alive(admin, pid):
-            return
-    raise AssertionError(f"backend {pid} is still alive")
-
-
-def _kill(admin: Engine, pid: int) -> None:
-    with admin.connect() as conn:
-        conn.execute(text("SELECT pg_terminate_backend(:pid)"), {"pid": pid})
-    _wait_gone(admin, pid)
+def _pid_in_new_thread(direct: DirectStatements) -> int:
+    """The backend a new thread's statement runs on; the thread has ended on return."""
+    seen: list[int] = []
+    worker = threading.Thread(target=lambda: seen.append(_pid(direct)))
+    worker.start()
+    worker.join()
+    assert len(seen) == 1
+    return seen[0]
 
 
 def test_statements_run_in_autocommit_on_one_connection_per_thread(
@@ -65,12 +56,7 @@ def test_statements_run_in_autocommit_on_one_connection_per_thread(
     with admin.connect() as conn:
         activity = text("SELECT state FROM pg_stat_activity WHERE pid = :pid")
         assert conn.execute(activity, {"pid": first}).scalar_one() == "idle"
-    seen: list[int] = []
-    worker = threading.Thread(target=lambda: seen.append(_pid(direct)))
-    worker.start()
-    worker.join()
-    assert len(seen) == 1
-    assert seen[0] != first  # another thread, another connection
+    assert _pid_in_new_thread(direct) != first  # another thread, another connection
 
 
 def test_a_threads_connection_is_closed_when_the_thread_ends(
@@ -80,13 +66,9 @@ def test_a_threads_connection_is_closed_when_the_thread_ends(
     pile up until the engine is disposed."""
     engine, admin = engines
     direct = DirectStatements(engine)
-    seen: list[int] = []
-    worker = threading.Thread(target=lambda: seen.append(_pid(direct)))
-    worker.start()
-    worker.join()
-    del worker
+    pid = _pid_in_new_thread(direct)
     gc.collect()  # the thread's local data is freed with it; collect anything left over
-    _wait_gone(admin, seen[0])
+    wait_backend_gone(admin, pid)
 
 
 def test_a_failed_statement_raises_sqlalchemys_error_and_keeps_the_connection(
@@ -106,7 +88,7 @@ def test_a_busy_connection_killed_by_the_server_fails_once_then_is_replaced(
     engine, admin = engines
     direct = DirectStatements(engine)
     old = _pid(direct)
-    _kill(admin, old)
+    kill_backend(admin, old)
     with pytest.raises(OperationalError) as caught:
         _pid(direct)  # used again within the idle threshold: no ping, the statement fails
     assert caught.value.connection_invalidated
@@ -119,7 +101,7 @@ def test_an_idle_connection_killed_by_the_server_is_replaced_unnoticed(
     engine, admin = engines
     direct = DirectStatements(engine)
     old = _pid(direct)
-    _kill(admin, old)
+    kill_backend(admin, old)
     monkeypatch.setattr(db_module, "PING_AFTER_IDLE_S", 0.0)  # as if it sat idle a while
     assert _pid(direct) != old
 
@@ -129,7 +111,7 @@ def test_disposing_the_engine_closes_the_connections(engines: tuple[Engine, Engi
     direct = DirectStatements(engine)
     old = _pid(direct)
     engine.dispose()
-    _wait_gone(admin, old)
+    wait_backend_gone(admin, old)
     assert _pid(direct) != old  # the next statement opens a new one
 
 

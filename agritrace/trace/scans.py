@@ -591,10 +591,10 @@ def _count_scan(
     The scan page's hot path. On PostgreSQL the upsert, the ledger-head read and the
     per-transaction ``synchronous_commit = off`` (as in :func:`record_scan`) go to the server
     as one statement, in autocommit when the session has not begun a transaction yet, so
-    it is one round trip; it runs through the driver, on ``direct``'s connection when given
-    (no pool, session or transaction: a third of the process's time for the session path)
-    or on the session's (:func:`~agritrace.db.driver_rows`). SQLite is in-process, so there
-    it is the same steps one by one.
+    it is one round trip. It runs through the driver, on ``direct``'s connection when given
+    (no pool checkout, session or autocommit switch per scan), else on the session's
+    (:func:`~agritrace.db.driver_rows`). SQLite is in-process, so there it is the same steps
+    one by one.
     """
     if is_sqlite(session):
         _begin_count(session)
