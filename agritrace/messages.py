@@ -108,6 +108,7 @@ ERROR_MESSAGES: dict[str, str] = {
     "event.not_holder_nobody": "facility {facility} does not hold lot {lot} (held by nobody): "
     "only the holder records its events",
     "event.duplicate": "this event is already recorded as ledger entry #{ledger_index}",
+    "event.duplicate_in_batch": "this event is already recorded earlier in the same batch",
     "event.step_unknown_of": "unknown step {step!r}: use one of {known}",
     "event.step_unknown": "unknown step {step!r}",
     "event.processing_is_transformation": "processing is a transformation: use "

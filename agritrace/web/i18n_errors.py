@@ -95,6 +95,7 @@ ERRORS_VI: dict[str, str] = {
     "event.not_holder_nobody": "cơ sở {facility} không giữ lô {lot} (không cơ sở nào đang giữ "
     "lô): chỉ cơ sở đang giữ lô mới được ghi sự kiện",
     "event.duplicate": "sự kiện này đã được ghi vào sổ cái, mục #{ledger_index}",
+    "event.duplicate_in_batch": "sự kiện này đã có ở trước trong cùng một lô ghi",
     "event.step_unknown_of": "không có công đoạn {step!r}: hãy dùng một trong {known}",
     "event.step_unknown": "không có công đoạn {step!r}",
     "event.processing_is_transformation": "chế biến phải được ghi như một sự kiện chuyển đổi",
