@@ -157,6 +157,9 @@ ERROR_MESSAGES: dict[str, str] = {
     "audit.running": "an audit is already running",
     "audit.unknown": "unknown audit run {audit}",
     "access.role_may_not": "your role may not open this page",
+    "ledger.reveal_sign_in": "sign in to download private details with a proof bundle",
+    "ledger.reveal_not_allowed": "you may not see the private details of ledger entry "
+    "#{index}: only the facilities it concerns, inspectors and administrators may",
     "keys.purpose_unknown": "unknown key purpose {purpose!r}",
     # ledger, proofs and exports (trace/journal.py, trace/exports.py, web/*)
     "ledger.no_entry": "no ledger entry #{index}",

@@ -60,12 +60,14 @@ __all__ = [
     "reveal",
     "seal",
     "verify_opening",
+    "verify_openings",
 ]
 
 COMMITMENT_DOMAIN = b"agritrace-commitment/v1\x00"
 SALT_BYTES = 32
 SEALED_VERSION = 2
 PRIVATE_MEMBER = "private"
+MAX_OPENINGS = 1_000_000
 _NAME = re.compile(r"[A-Za-z0-9_:-]{1,64}(\.[A-Za-z0-9_:-]{1,64})?")
 
 
@@ -209,3 +211,31 @@ def reveal(public: Mapping[str, Any], openings: Iterable[Opening]) -> dict[str, 
         else:
             del body[PRIVATE_MEMBER], body["version"]
     return body
+
+
+def verify_openings(
+    raw: object, entries: Mapping[int, Any]
+) -> tuple[tuple[int, Opening], ...]:
+    """Check the ``openings`` section of a proof bundle against its (already proven) entries.
+
+    ``raw`` is the section as parsed JSON: absent (None) or a list of openings, each with the
+    ``index`` of an entry of ``entries`` (index to parsed entry). Returns every (index,
+    opening) in order; raises CommitmentError on the first that is malformed, names an entry
+    the bundle does not prove, or does not match its commitment.
+    """
+    if raw is None:
+        return ()
+    if not isinstance(raw, list) or len(raw) > MAX_OPENINGS:
+        raise _error("?", "malformed", "'openings' must be a list of openings")
+    checked: list[tuple[int, Opening]] = []
+    for item in raw:
+        index = item.get("index") if isinstance(item, dict) else None
+        if not isinstance(index, int) or isinstance(index, bool) or index not in entries:
+            raise _error("?", "malformed", "an opening must name the index of a bundled entry")
+        opening = Opening.from_json({k: v for k, v in item.items() if k != "index"})
+        body = entries[index]
+        if not isinstance(body, Mapping):
+            raise _error(opening.field, "unknown field", f"entry #{index} is not an object")
+        verify_opening(body, opening)
+        checked.append((index, opening))
+    return tuple(checked)

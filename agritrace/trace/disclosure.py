@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass
 from typing import Any
 
 from sqlalchemy import BigInteger, ForeignKey, LargeBinary, String, Text, select
@@ -29,14 +30,17 @@ from sqlalchemy.orm import Mapped, Session, mapped_column
 from agritrace.db import Base
 from agritrace.ledger import store
 from agritrace.ledger.canonical import to_canonical_bytes
-from agritrace.ledger.commitment import Opening, is_sealed, reveal, seal
+from agritrace.ledger.commitment import PRIVATE_MEMBER, Opening, is_sealed, reveal, seal
 from agritrace.ledger.store import Appended, LedgerSubject, NewEntry
 from agritrace.trace.models import Lot, Role, User
 
 __all__ = [
     "PRIVATE_FIELDS",
+    "Disclosure",
     "EntryOpening",
     "append_sealed",
+    "bundle_openings",
+    "disclose",
     "keep_openings",
     "may_reveal",
     "openings_for",
@@ -174,3 +178,52 @@ def _lot_ids(subjects: Sequence[str]) -> list[int]:
         if kind == "lot" and raw.isascii() and raw.isdigit():
             found.append(int(raw))
     return found
+
+
+@dataclass(frozen=True, slots=True)
+class Disclosure:
+    """What one reader may see of one entry."""
+
+    body: dict[str, Any]
+    """The entry to show: with its private fields restored when the reader may see them,
+    else the public entry."""
+    committed: dict[str, str]
+    """Each private field's base64 commitment (empty for a plain entry)."""
+    openings: tuple[Opening, ...]
+    """The verified openings this reader may see (empty when none, or not allowed)."""
+
+    @property
+    def sealed(self) -> bool:
+        return bool(self.committed)
+
+    @property
+    def revealed(self) -> bool:
+        return bool(self.openings)
+
+
+def disclose(
+    session: Session, user: User | None, index: int, public: Mapping[str, Any]
+) -> Disclosure:
+    """Entry ``index`` (``public``, parsed) as ``user`` may see it; openings are verified
+    against their commitments (CommitmentError if a stored one does not verify)."""
+    if not is_sealed(public):
+        return Disclosure(dict(public), {}, ())
+    committed = {str(k): str(v) for k, v in public[PRIVATE_MEMBER].items()}
+    if not may_reveal(session, user, index):
+        return Disclosure(dict(public), committed, ())
+    openings = tuple(openings_for(session, index))
+    return Disclosure(reveal(public, openings), committed, openings)
+
+
+def bundle_openings(session: Session, indices: Iterable[int]) -> list[dict[str, Any]]:
+    """The ``openings`` section of a proof bundle of ``indices`` (each verified before it
+    is shared); for the web and CLI to add only when the facility or inspector asks."""
+    shared: list[dict[str, Any]] = []
+    for index in indices:
+        public = json.loads(store.get_entry(session, index).content)
+        if not is_sealed(public):
+            continue
+        openings = openings_for(session, index)
+        reveal(public, openings)  # raises if a stored opening does not verify
+        shared.extend({"index": index, **o.to_json()} for o in openings)
+    return shared

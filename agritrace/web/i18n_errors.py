@@ -148,6 +148,9 @@ ERRORS_VI: dict[str, str] = {
     "audit.running": "đang có một lần kiểm toán khác chạy",
     "audit.unknown": "không có lần kiểm toán {audit}",
     "access.role_may_not": "vai trò của bạn không được mở trang này",
+    "ledger.reveal_sign_in": "hãy đăng nhập để tải các chi tiết riêng kèm gói bằng chứng",
+    "ledger.reveal_not_allowed": "bạn không được xem chi tiết riêng của mục sổ cái #{index}: "
+    "chỉ các cơ sở liên quan, thanh tra viên và quản trị viên mới được xem",
     "keys.purpose_unknown": "không có mục đích khóa {purpose!r}",
     "ledger.no_entry": "sổ cái không có mục #{index}",
     "ledger.negative_index": "số mục của sổ cái không được âm ({index})",
