@@ -213,9 +213,7 @@ def reveal(public: Mapping[str, Any], openings: Iterable[Opening]) -> dict[str, 
     return body
 
 
-def verify_openings(
-    raw: object, entries: Mapping[int, Any]
-) -> tuple[tuple[int, Opening], ...]:
+def verify_openings(raw: object, entries: Mapping[int, Any]) -> tuple[tuple[int, Opening], ...]:
     """Check the ``openings`` section of a proof bundle against its (already proven) entries.
 
     ``raw`` is the section as parsed JSON: absent (None) or a list of openings, each with the

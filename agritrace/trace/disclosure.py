@@ -101,7 +101,10 @@ def append_sealed(session: Session, entries: Sequence[NewEntry]) -> list[Appende
     sealed = [seal_entry(entry.body) for entry in entries]
     appended = store.append(
         session,
-        [NewEntry(body=public, subjects=e.subjects) for (public, _), e in zip(sealed, entries, strict=True)],
+        [
+            NewEntry(body=public, subjects=e.subjects)
+            for (public, _), e in zip(sealed, entries, strict=True)
+        ],
     )
     for result, (_, openings) in zip(appended, sealed, strict=True):
         if result.new:

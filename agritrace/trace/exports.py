@@ -24,8 +24,8 @@ from sqlalchemy.orm import Session
 
 from agritrace.errors import InvalidInputError
 from agritrace.ledger.store import LedgerCheckpoint, LedgerEntry, LedgerSubject
-from agritrace.trace.event_models import EventCorrection, EventLot, Step, TraceEvent
 from agritrace.trace.disclosure import revealed_body
+from agritrace.trace.event_models import EventCorrection, EventLot, Step, TraceEvent
 from agritrace.trace.events import facility_uri, lot_uri
 from agritrace.trace.models import Facility, Lot
 from agritrace.trace.provenance import ProvenanceNode, lot_provenance

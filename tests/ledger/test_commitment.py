@@ -22,9 +22,7 @@ from agritrace.ledger.commitment import (
     verify_opening,
 )
 
-scalars = (
-    st.none() | st.booleans() | st.integers(-MAX_SAFE_INTEGER, MAX_SAFE_INTEGER) | st.text()
-)
+scalars = st.none() | st.booleans() | st.integers(-MAX_SAFE_INTEGER, MAX_SAFE_INTEGER) | st.text()
 values = st.recursive(
     scalars,
     lambda children: (

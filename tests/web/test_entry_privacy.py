@@ -77,7 +77,9 @@ def shipped(backend: str, tmp_path_factory: pytest.TempPathFactory) -> Iterator[
                     ),
                 ],
             )
-            journal.sign_checkpoint(session, origin=people.site.settings.origin, ring=people.site.ring)
+            journal.sign_checkpoint(
+                session, origin=people.site.settings.origin, ring=people.site.ring
+            )
         yield Shipments(people, to_buyer.ledger_index, to_b.ledger_index)
 
 
@@ -109,17 +111,21 @@ def test_anonymous_reader_of_a_shipment_sees_no_partner_quantity_temperature_or_
     for secret in SECRETS:
         assert secret not in answer
     entry = json.loads(str(body["entry"]))
-    assert entry["type"] == "event" and entry["step"] == "shipping"
+    assert entry["type"] == "event"
+    assert entry["step"] == "shipping"
     assert entry["facility"] == FACILITY_A  # who recorded it stays public
     private = body["private"]
     assert isinstance(private, dict)
-    assert "display.to" in private["fields"] and "epcis.quantityList" in private["fields"]
-    assert private["openings"] is None and private["verified"] is False
+    assert "display.to" in private["fields"]
+    assert "epcis.quantityList" in private["fields"]
+    assert private["openings"] is None
+    assert private["verified"] is False
     assert "private" in str(private["statement"])
     page = _page(client, shipped.to_buyer)
     for secret in SECRETS:
         assert secret not in page
-    assert 'id="private-statement"' in page and "are private" in page
+    assert 'id="private-statement"' in page
+    assert "are private" in page
 
 
 def test_the_sealed_entry_is_still_proven_by_the_signed_checkpoint(shipped: Shipments) -> None:
@@ -155,7 +161,8 @@ def test_authorised_readers_see_the_values_verified_against_the_commitments(
     assert opened["display.note"] == NOTE
     assert opened["epcis.quantityList"][0]["quantity"] == QUANTITY
     page = _page(client, shipped.to_buyer)
-    assert 'id="private-verified"' in page and "Verified against the commitment" in page
+    assert 'id="private-verified"' in page
+    assert "Verified against the commitment" in page
     for secret in (BUYER_NAME, QUANTITY, TEMPERATURE, NOTE):
         assert secret in page
 
@@ -163,9 +170,11 @@ def test_authorised_readers_see_the_values_verified_against_the_commitments(
 def test_the_trading_partner_sees_its_own_shipment_but_not_anothers(shipped: Shipments) -> None:
     client = shipped.people.clients["operator_b"]
     own = _json(client, shipped.to_b)["private"]
-    assert isinstance(own, dict) and own["verified"] is True
+    assert isinstance(own, dict)
+    assert own["verified"] is True
     other = _json(client, shipped.to_buyer)
-    assert isinstance(other["private"], dict) and other["private"]["openings"] is None
+    assert isinstance(other["private"], dict)
+    assert other["private"]["openings"] is None
     assert BUYER_NAME not in json.dumps(other, ensure_ascii=False)
 
 
