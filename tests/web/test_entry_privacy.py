@@ -221,3 +221,10 @@ def test_a_bad_reveal_parameter_is_a_422(shipped: Shipments) -> None:
     client = shipped.people.clients["operator_a"]
     response = client.get(f"/ledger/entries/{shipped.to_buyer}/bundle?reveal=yes")
     assert response.status_code == 422
+
+
+def test_the_inspector_console_shows_the_verified_private_fields(shipped: Shipments) -> None:
+    client = shipped.people.clients["inspector"]
+    page = client.get(f"/inspect/entries/{shipped.to_buyer}?lang=en").get_data(as_text=True)
+    assert 'id="private-verified"' in page
+    assert BUYER_NAME in page
