@@ -20,7 +20,7 @@ published when they were appended and cannot be unpublished without breaking eve
 from __future__ import annotations
 
 import json
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -31,7 +31,7 @@ from agritrace.db import Base
 from agritrace.ledger import store
 from agritrace.ledger.canonical import to_canonical_bytes
 from agritrace.ledger.commitment import PRIVATE_MEMBER, Opening, is_sealed, reveal, seal
-from agritrace.ledger.store import Appended, LedgerSubject, NewEntry
+from agritrace.ledger.store import Appended, LedgerEntry, LedgerSubject, NewEntry
 from agritrace.trace.models import Lot, Role, User
 
 __all__ = [
@@ -45,6 +45,7 @@ __all__ = [
     "may_reveal",
     "openings_for",
     "revealed_body",
+    "revealed_entries",
     "revealed_entry",
     "seal_entry",
 ]
@@ -153,6 +154,34 @@ def revealed_entry(session: Session, index: int) -> dict[str, Any]:
     return revealed_body(session, index, public)
 
 
+def revealed_entries(
+    session: Session, *, start: int = 0, batch: int = 1000
+) -> Iterator[tuple[int, dict[str, Any]]]:
+    """Every entry from ``start`` on, in ledger order, as :func:`revealed_entry` gives it
+    (``(index, body)``), read ``batch`` entries at a time; for replaying the whole ledger."""
+    position = start
+    while True:
+        rows = session.execute(
+            select(LedgerEntry.idx, LedgerEntry.content)
+            .where(LedgerEntry.idx >= position)
+            .order_by(LedgerEntry.idx)
+            .limit(batch)
+        ).all()
+        if not rows:
+            return
+        openings: dict[int, list[Opening]] = {}
+        for row in session.scalars(
+            select(EntryOpening).where(EntryOpening.idx.between(rows[0][0], rows[-1][0]))
+        ):
+            openings.setdefault(row.idx, []).append(
+                Opening(row.field, bytes(row.salt), json.loads(row.value))
+            )
+        for index, content in rows:
+            public = json.loads(content)
+            yield index, reveal(public, openings.get(index, ())) if is_sealed(public) else public
+        position = rows[-1][0] + 1
+
+
 def _subjects(session: Session, index: int) -> list[str]:
     return list(session.scalars(select(LedgerSubject.subject).where(LedgerSubject.idx == index)))
 
@@ -169,8 +198,14 @@ def may_reveal(session: Session, user: User | None, index: int) -> bool:
     if f"facility:{user.facility_id}" in subjects:
         return True
     lot_ids = _lot_ids(subjects)
-    return bool(lot_ids) and user.facility_id in set(
+    if lot_ids and user.facility_id in set(
         session.scalars(select(Lot.facility_id).where(Lot.id.in_(lot_ids)))
+    ):
+        return True
+    # A correction repeats the event it corrects: whoever may see that event may see it.
+    corrects = json.loads(store.get_entry(session, index).content).get("corrects")
+    return (
+        isinstance(corrects, int) and 0 <= corrects < index and may_reveal(session, user, corrects)
     )
 
 

@@ -6,7 +6,8 @@ from __future__ import annotations
 import json
 
 import pytest
-from sqlalchemy import update
+from sqlalchemy import text, update
+from sqlalchemy.exc import DBAPIError
 from sqlalchemy.orm import Session
 
 from agritrace.errors import ConflictError
@@ -29,8 +30,9 @@ L1 = f"{FARM}/L1"
 def shipped(session: Session) -> events.RecordedEvent:
     facilities(session)
     farm_lot(session)
-    events.record_event(session, step="harvest", lot_ref=L1, facility_code=FARM,
-                        event_time=at(10, 6), now=NOW)  # fmt: skip
+    events.record_event(
+        session, step="harvest", lot_ref=L1, facility_code=FARM, event_time=at(10, 6), now=NOW
+    )
     return events.record_event(
         session,
         step="shipping",
@@ -74,7 +76,29 @@ def test_revealed_entry_is_the_event_as_recorded(
     assert body["epcis"]["agt:note"] == "giá riêng"
 
 
+def _allow_rewrites(session: Session) -> None:
+    """Drop entry_opening's append-only triggers inside the test's transaction."""
+    if session.get_bind().dialect.name == "sqlite":
+        for action in ("update", "delete"):
+            session.execute(text(f"DROP TRIGGER IF EXISTS entry_opening_no_{action}"))
+    else:
+        session.execute(text("DROP TRIGGER IF EXISTS entry_opening_append_only ON entry_opening"))
+
+
+def test_the_database_refuses_to_change_an_opening(
+    session: Session, shipped: events.RecordedEvent
+) -> None:
+    with pytest.raises(DBAPIError, match="append-only"):
+        session.execute(
+            update(EntryOpening)
+            .where(EntryOpening.idx == shipped.ledger_index)
+            .values(value=to_canonical_bytes("Someone else").decode())
+        )
+    session.rollback()
+
+
 def test_a_changed_opening_row_is_refused(session: Session, shipped: events.RecordedEvent) -> None:
+    _allow_rewrites(session)
     session.execute(
         update(EntryOpening)
         .where(EntryOpening.idx == shipped.ledger_index, EntryOpening.field == "display.to")
@@ -126,8 +150,9 @@ def test_recording_the_same_event_again_is_refused(
     session: Session, shipped: events.RecordedEvent
 ) -> None:
     farm_lot(session, "L2")
-    packing = events.EventSpec(step="packing", lot_ref=f"{FARM}/L2", facility_code=FARM,
-                               event_time=at(10, 9), quantity="5")  # fmt: skip
+    packing = events.EventSpec(
+        step="packing", lot_ref=f"{FARM}/L2", facility_code=FARM, event_time=at(10, 9), quantity="5"
+    )
     first = events.record_events(session, [packing], now=NOW)[0]
     with pytest.raises(
         ConflictError, match=f"already recorded as ledger entry #{first.ledger_index}"
@@ -161,7 +186,29 @@ def test_who_may_see_the_private_fields(
     user = _user(session, role, facility)
     assert disclosure.may_reveal(session, user, shipped.ledger_index) is allowed
     assert disclosure.may_reveal(session, None, shipped.ledger_index) is False
-    shown = disclosure.disclose(session, user, shipped.ledger_index, json.loads(
-        _public(session, shipped.ledger_index)))  # fmt: skip
+    public = json.loads(_public(session, shipped.ledger_index))
+    shown = disclosure.disclose(session, user, shipped.ledger_index, public)
     assert shown.sealed
     assert shown.revealed is allowed
+
+
+def test_the_partner_may_see_the_correction_of_its_shipment(
+    session: Session, shipped: events.RecordedEvent
+) -> None:
+    done = events.correct_event(
+        session, ledger_index=shipped.ledger_index, facility_code=FARM, reason="sai", now=NOW
+    )
+    assert disclosure.may_reveal(session, _user(session, Role.OPERATOR, PACKER), done.ledger_index)
+    assert not disclosure.may_reveal(
+        session, _user(session, Role.OPERATOR, SHOP), done.ledger_index
+    )
+
+
+def test_revealed_entries_replays_the_whole_ledger_as_recorded(
+    session: Session, shipped: events.RecordedEvent
+) -> None:
+    replayed = list(disclosure.revealed_entries(session, batch=3))
+    size = store.head(session).size
+    assert [index for index, _ in replayed] == list(range(size))
+    assert all(body == disclosure.revealed_entry(session, i) for i, body in replayed)
+    assert not any(is_sealed(body) for _, body in replayed)

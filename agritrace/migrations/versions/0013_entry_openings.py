@@ -29,7 +29,26 @@ def upgrade() -> None:
         ),
         sa.PrimaryKeyConstraint("idx", "field", name=op.f("pk_entry_opening")),
     )
+    # Openings are written once with their entry and never changed, like the ledger rows
+    # (0002's triggers). A changed opening would fail its commitment anyway; this refuses
+    # the change, and a deletion, before anything is lost.
+    if op.get_bind().dialect.name == "sqlite":
+        for action in ("UPDATE", "DELETE"):
+            op.execute(
+                f"CREATE TRIGGER entry_opening_no_{action.lower()} BEFORE {action} "
+                "ON entry_opening BEGIN SELECT RAISE(ABORT, 'entry_opening is append-only'); END"
+            )
+        return
+    op.execute(
+        "CREATE TRIGGER entry_opening_append_only BEFORE UPDATE OR DELETE ON entry_opening "
+        "FOR EACH ROW EXECUTE FUNCTION ledger_append_only()"
+    )
 
 
 def downgrade() -> None:
+    if op.get_bind().dialect.name == "sqlite":
+        for action in ("update", "delete"):
+            op.execute(f"DROP TRIGGER IF EXISTS entry_opening_no_{action}")
+    else:
+        op.execute("DROP TRIGGER IF EXISTS entry_opening_append_only ON entry_opening")
     op.drop_table("entry_opening")
