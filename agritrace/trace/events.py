@@ -280,16 +280,13 @@ def _certification(actor: Facility, day: dt.date) -> dict[str, str]:
 def _refuse_recorded(session: Session, event_ids: Sequence[str]) -> None:
     """Refuse an event recorded before (its eventID hashes its whole content): sealed
     entries carry fresh salts, so the ledger itself no longer sees the repetition."""
-    seen: set[str] = set()
-    for event_id in event_ids:
-        index = session.scalar(
-            select(TraceEvent.ledger_index).where(TraceEvent.event_id == event_id)
-        )
-        if index is not None:
-            raise ConflictError(key="event.duplicate", ledger_index=index)
-        if event_id in seen:
-            raise ConflictError(key="event.duplicate_in_batch")
-        seen.add(event_id)
+    index = session.scalar(
+        select(TraceEvent.ledger_index).where(TraceEvent.event_id.in_(set(event_ids))).limit(1)
+    )
+    if index is not None:
+        raise ConflictError(key="event.duplicate", ledger_index=index)
+    if len(set(event_ids)) < len(event_ids):
+        raise ConflictError(key="event.duplicate_in_batch")
 
 
 def _append(

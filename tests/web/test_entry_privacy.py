@@ -24,7 +24,8 @@ from agritrace.keys import KeyPurpose, public_keys_from_jwks
 from agritrace.ledger import merkle
 from agritrace.ledger.bundle import BundleError, verify_bundle
 from agritrace.ledger.checkpoint import Checkpoint, NoteVerifier, open_note
-from agritrace.trace import events, journal, registry
+from agritrace.trace import events, issuance, journal, registry
+from tests.web.conftest import PREFIX
 from tests.web.people import FACILITY_A, FACILITY_B, People, build_people
 
 BROWSER = {"Accept": "text/html,application/xhtml+xml,application/xml;q=0.9,*/*;q=0.8"}
@@ -43,6 +44,8 @@ class Shipments:
     """A's shipment to a third facility (neither operator B's nor anonymous's business)."""
     to_b: int
     """A's shipment to facility B (B is the trading partner)."""
+    code: str
+    """A stamp of the lot shipped to the buyer."""
 
 
 @pytest.fixture(scope="module")
@@ -51,6 +54,7 @@ def shipped(backend: str, tmp_path_factory: pytest.TempPathFactory) -> Iterator[
         first, second = people.fresh_lot(), people.fresh_lot()
         when = utcnow() - dt.timedelta(hours=2)
         with people.site.sessions() as session:
+            batch = issuance.issue_batch(session, lot_ref=first, count=2, key_id=0, prefix=PREFIX)
             registry.add_facility(
                 session, code=BUYER, name=BUYER_NAME, province="Hồ Chí Minh", address="x"
             )
@@ -80,7 +84,8 @@ def shipped(backend: str, tmp_path_factory: pytest.TempPathFactory) -> Iterator[
             journal.sign_checkpoint(
                 session, origin=people.site.settings.origin, ring=people.site.ring
             )
-        yield Shipments(people, to_buyer.ledger_index, to_b.ledger_index)
+        code = people.site.code(batch.first_serial)
+        yield Shipments(people, to_buyer.ledger_index, to_b.ledger_index, code)
 
 
 def _json(client: FlaskClient, index: int) -> dict[str, object]:
@@ -228,3 +233,19 @@ def test_the_inspector_console_shows_the_verified_private_fields(shipped: Shipme
     page = client.get(f"/inspect/entries/{shipped.to_buyer}?lang=en").get_data(as_text=True)
     assert 'id="private-verified"' in page
     assert BUYER_NAME in page
+
+
+def test_the_scan_page_and_stamp_api_show_the_step_but_not_its_private_details(
+    shipped: Shipments,
+) -> None:
+    client = shipped.people.clients["anonymous"]
+    answer = client.get(f"/api/v1/stamps/{shipped.code}")
+    assert answer.status_code == 200
+    steps = {step["ledger_index"]: step for step in answer.get_json()["journey"]}
+    shipping = steps[shipped.to_buyer]
+    assert (shipping["step"], shipping["facility"]) == ("shipping", FACILITY_A)
+    assert shipping["details"] == {}
+    page = client.get(f"/S/{shipped.code}?lang=en").get_data(as_text=True)
+    for text in (answer.get_data(as_text=True), page):
+        for secret in SECRETS:
+            assert secret not in text
