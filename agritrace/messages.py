@@ -108,6 +108,7 @@ ERROR_MESSAGES: dict[str, str] = {
     "event.not_holder_nobody": "facility {facility} does not hold lot {lot} (held by nobody): "
     "only the holder records its events",
     "event.duplicate": "this event is already recorded as ledger entry #{ledger_index}",
+    "event.duplicate_in_batch": "this event is already recorded earlier in the same batch",
     "event.step_unknown_of": "unknown step {step!r}: use one of {known}",
     "event.step_unknown": "unknown step {step!r}",
     "event.processing_is_transformation": "processing is a transformation: use "
@@ -156,6 +157,9 @@ ERROR_MESSAGES: dict[str, str] = {
     "audit.running": "an audit is already running",
     "audit.unknown": "unknown audit run {audit}",
     "access.role_may_not": "your role may not open this page",
+    "ledger.reveal_sign_in": "sign in to download private details with a proof bundle",
+    "ledger.reveal_not_allowed": "you may not see the private details of ledger entry "
+    "#{index}: only the facilities it concerns, inspectors and administrators may",
     "keys.purpose_unknown": "unknown key purpose {purpose!r}",
     # ledger, proofs and exports (trace/journal.py, trace/exports.py, web/*)
     "ledger.no_entry": "no ledger entry #{index}",

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import agritrace.ledger.store
 import agritrace.trace.access
+import agritrace.trace.disclosure
 import agritrace.trace.event_models
 import agritrace.trace.models  # noqa: F401
 

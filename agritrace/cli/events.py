@@ -337,15 +337,24 @@ def export_fsma(
 @export_group.command("bundle")
 @click.option("--lot", "lot_ref", required=True, metavar="FACILITY/LOT")
 @click.option("-o", "--output", required=True, type=click.Path(dir_okay=False, path_type=Path))
+@click.option(
+    "--reveal",
+    is_flag=True,
+    help="Include the openings of private fields (partners, quantities, temperatures, "
+    "notes), to share them with someone you choose.",
+)
 @json_option
 @pass_ctx
-def export_bundle(ctx: CliContext, lot_ref: str, output: Path, as_json: bool) -> None:
-    """The proof bundle of every ledger entry about a lot (verifies offline)."""
+def export_bundle(ctx: CliContext, lot_ref: str, output: Path, reveal: bool, as_json: bool) -> None:
+    """The proof bundle of every ledger entry about a lot (verifies offline). Private
+    fields stay committed unless --reveal is given."""
     with ctx.session() as session:
         lot = registry.get_lot(session, lot_ref)
         indices = store.indices_for_subject(session, registry.lot_subject(lot))
         checkpoint = _checkpoint(ctx, session)
-        document = journal.bundle(session, indices, origin=ctx.settings.origin, ring=None)
+        document = journal.bundle(
+            session, indices, origin=ctx.settings.origin, ring=None, reveal=reveal
+        )
     content = json.dumps(document, ensure_ascii=False, indent=1).encode("utf-8")
     _finish_export(exports.Export(content, "application/json", checkpoint), output, as_json)
 

@@ -147,10 +147,16 @@ def proof(ctx: CliContext, index: int, as_json: bool) -> None:
 @click.option("--index", "indices", type=int, multiple=True, help="Entry index (repeatable).")
 @click.option("--subject", default=None, help="Every entry about a subject, e.g. lot:12.")
 @click.option("-o", "--output", required=True, help="File to write the bundle to.")
+@click.option("--reveal", is_flag=True, help="Include the openings of the entries' private fields.")
 @json_option
 @pass_ctx
 def bundle(
-    ctx: CliContext, indices: tuple[int, ...], subject: str | None, output: str, as_json: bool
+    ctx: CliContext,
+    indices: tuple[int, ...],
+    subject: str | None,
+    output: str,
+    reveal: bool,
+    as_json: bool,
 ) -> None:
     """Write a proof bundle that verifies offline with the ledger's public key."""
     path = output_path(output)
@@ -165,7 +171,9 @@ def bundle(
             raise InvalidInputError("name entries with --index or --subject")
         latest = store.latest_checkpoint(session)
         ring = None if latest is not None and latest.size > max(wanted) else ctx.ring()
-        document = journal.bundle(session, wanted, origin=ctx.settings.origin, ring=ring)
+        document = journal.bundle(
+            session, wanted, origin=ctx.settings.origin, ring=ring, reveal=reveal
+        )
     write_atomic(path, lambda out: json.dump(document, out, ensure_ascii=False, indent=1))
     summary = {"file": str(path), "entries": len(document["entries"])}
     emit(summary, as_json=as_json, message=f"wrote {len(document['entries'])} entries to {path}")
@@ -223,13 +231,22 @@ def verify_bundle_command(bundle_file: Path, key_file: Path, as_json: bool) -> N
         "origin": verified.checkpoint.origin,
         "tree_size": verified.checkpoint.size,
         "indices": [index for index, _ in verified.entries],
+        "openings": _openings_count(document),
     }
+    opened = f"; {result['openings']} private fields opened and verified against their commitments"
     emit(
         result,
         as_json=as_json,
         message=f"bundle verifies: {len(verified.entries)} entries proven in "
-        f"{verified.checkpoint.origin} at size {verified.checkpoint.size}",
+        f"{verified.checkpoint.origin} at size {verified.checkpoint.size}"
+        + (opened if result["openings"] else ""),
     )
+
+
+def _openings_count(document: object) -> int:
+    """How many openings a verified bundle carried (verify_bundle checked each one)."""
+    openings = document.get("openings") if isinstance(document, dict) else None
+    return len(openings) if isinstance(openings, list) else 0
 
 
 @ledger_group.command("export")

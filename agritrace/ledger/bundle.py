@@ -8,6 +8,11 @@ Format (``agritrace-proof-bundle/v1``)::
      "entries": [{"index": 7, "entry": "<the entry's exact canonical JSON text>",
                   "proof": ["<base64 hash>", ...]}, ...]}
 
+An optional ``"openings"`` list (docs/adr/0013-what-the-ledger-reveals.md) carries the
+openings of sealed entries' private fields that a facility chose to share, each
+``{"index": 7, "field": "display.to", "salt": "<base64>", "value": ...}``; every one must
+open a commitment of a bundled entry (:func:`agritrace.ledger.commitment.verify_openings`).
+
 ``entry`` is the exact text that was hashed (leaf = SHA-256(0x00 || UTF-8 bytes)), so a
 verifier needs no canonicalization. :func:`verify_bundle` checks the checkpoint signature,
 then each entry's RFC 9162 inclusion proof against the checkpoint's root and size.
@@ -27,6 +32,7 @@ from agritrace.errors import InvalidInputError, VerificationError
 from agritrace.ledger import merkle
 from agritrace.ledger.canonical import from_canonical_bytes
 from agritrace.ledger.checkpoint import Checkpoint, NoteVerifier, open_note
+from agritrace.ledger.commitment import CommitmentError, verify_openings
 
 __all__ = [
     "BUNDLE_FORMAT",
@@ -150,4 +156,8 @@ def verify_bundle(
                 f"entry #{index} is not proven by the checkpoint: {exc}", index=index
             ) from exc
         verified.append((index, body_value))
+    try:  # the optional "openings" section: private fields a facility chose to share
+        verify_openings(doc.get("openings"), dict(verified))
+    except CommitmentError as exc:
+        raise BundleError(f"an opening of a private field does not verify: {exc}") from exc
     return VerifiedBundle(checkpoint=checkpoint, entries=tuple(verified))

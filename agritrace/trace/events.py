@@ -28,7 +28,6 @@ from __future__ import annotations
 
 import datetime as dt
 import hashlib
-import json
 import re
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -40,9 +39,9 @@ from sqlalchemy.orm import Session
 
 from agritrace.db import begin_write, utcnow
 from agritrace.errors import ConflictError, InvalidInputError, NotFoundError
-from agritrace.ledger import store
 from agritrace.ledger.canonical import to_canonical_bytes
 from agritrace.ledger.store import NewEntry
+from agritrace.trace.disclosure import append_sealed, revealed_entry
 from agritrace.trace.event_models import (
     EventCorrection,
     EventLot,
@@ -278,6 +277,18 @@ def _certification(actor: Facility, day: dt.date) -> dict[str, str]:
     return {"scheme": certificate.scheme.value, "number": certificate.number}
 
 
+def _refuse_recorded(session: Session, event_ids: Sequence[str]) -> None:
+    """Refuse an event recorded before (its eventID hashes its whole content): sealed
+    entries carry fresh salts, so the ledger itself no longer sees the repetition."""
+    index = session.scalar(
+        select(TraceEvent.ledger_index).where(TraceEvent.event_id.in_(set(event_ids))).limit(1)
+    )
+    if index is not None:
+        raise ConflictError(key="event.duplicate", ledger_index=index)
+    if len(set(event_ids)) < len(event_ids):
+        raise ConflictError(key="event.duplicate_in_batch")
+
+
 def _append(
     session: Session,
     *,
@@ -305,9 +316,8 @@ def _append(
     subjects = [lot_subject(lot) for lot, _, _, _ in lots] + [facility_subject(actor)]
     if other is not None:
         subjects.append(facility_subject(other))
-    [appended] = store.append(session, [NewEntry(body=body, subjects=subjects)])
-    if not appended.new:
-        raise ConflictError(key="event.duplicate", ledger_index=appended.index)
+    _refuse_recorded(session, [event_id])
+    [appended] = append_sealed(session, [NewEntry(body=body, subjects=subjects)])
     event = TraceEvent(
         ledger_index=appended.index,
         event_id=event_id,
@@ -551,12 +561,10 @@ def record_events(
     batch = _Batch(session, now or utcnow())
     begin_write(session)
     prepared = [batch.prepare(spec) for spec in specs]
-    appended = store.append(
+    _refuse_recorded(session, [item.event_id for item in prepared])
+    appended = append_sealed(
         session, [NewEntry(body=item.body, subjects=item.subjects) for item in prepared]
     )
-    for result in appended:
-        if not result.new:
-            raise ConflictError(key="event.duplicate", ledger_index=result.index)
     ids = session.scalars(
         insert(TraceEvent).returning(TraceEvent.id, sort_by_parameter_order=True),
         [
@@ -817,7 +825,7 @@ def correct_event(
         )
         if later:
             raise ConflictError(key="event.correct_later_first", index=ledger_index)
-    original = json.loads(store.get_entry(session, ledger_index).content)
+    original = revealed_entry(session, ledger_index)
     declared = original["epcis"] | {
         "errorDeclaration": {
             "declarationTime": moment_now.isoformat(timespec="seconds"),
@@ -838,7 +846,7 @@ def correct_event(
         "display": {"reason": why},
     }
     subjects = [lot_subject(row.lot) for row in event.lots] + [facility_subject(actor)]
-    [appended] = store.append(session, [NewEntry(body=body, subjects=subjects)])
+    [appended] = append_sealed(session, [NewEntry(body=body, subjects=subjects)])
     session.add(
         EventCorrection(
             event_pk=event.id, ledger_index=appended.index, reason=why, declared_at=moment_now

@@ -24,6 +24,7 @@ from sqlalchemy.orm import Session
 
 from agritrace.errors import InvalidInputError
 from agritrace.ledger.store import LedgerCheckpoint, LedgerEntry, LedgerSubject
+from agritrace.trace.disclosure import revealed_body
 from agritrace.trace.event_models import EventCorrection, EventLot, Step, TraceEvent
 from agritrace.trace.events import facility_uri, lot_uri
 from agritrace.trace.models import Facility, Lot
@@ -194,7 +195,9 @@ def _event_entries(session: Session, lots: Sequence[Lot]) -> list[tuple[int, dic
         )
         .order_by(LedgerEntry.idx)
     )
-    return [(idx, json.loads(content)) for idx, content in rows]
+    # The export is for those who may see the lot's records: private fields are restored
+    # (and verified against their commitments) from the openings kept beside the ledger.
+    return [(idx, revealed_body(session, idx, json.loads(content))) for idx, content in rows]
 
 
 def epcis_document(

@@ -20,6 +20,7 @@ from agritrace.ledger import store
 from agritrace.ledger.bundle import BundleEntry, make_bundle
 from agritrace.ledger.checkpoint import NoteVerifier
 from agritrace.ledger.store import LedgerCheckpoint
+from agritrace.trace import disclosure
 
 __all__ = [
     "ProofRecord",
@@ -67,8 +68,11 @@ def bundle(
     *,
     origin: str,
     ring: KeyRing | None,
+    reveal: bool = False,
 ) -> dict[str, Any]:
-    """A proof bundle of ``indices`` over a checkpoint that covers all of them."""
+    """A proof bundle of ``indices`` over a checkpoint that covers all of them; with
+    ``reveal`` (only for a reader allowed to see them) also the openings of their private
+    fields, in a separate ``openings`` section (docs/adr/0013-what-the-ledger-reveals.md)."""
     if not indices:
         raise InvalidInputError(key="ledger.bundle_empty")
     wanted = sorted(set(indices))
@@ -86,7 +90,10 @@ def bundle(
         )
         for index in wanted
     ]
-    return make_bundle(checkpoint.note, entries)
+    document = make_bundle(checkpoint.note, entries)
+    if reveal:
+        document["openings"] = disclosure.bundle_openings(session, wanted)
+    return document
 
 
 @dataclass(frozen=True, slots=True)

@@ -419,6 +419,13 @@ VI: dict[str, str] = {
     "entry.bundle": "Tải gói bằng chứng (kiểm chứng ngoại tuyến)",
     "entry.latest_checkpoint": "Điểm kiểm tra mới nhất",
     "entry.offline": "Kiểm chứng ngoại tuyến chỉ với khóa công khai:",
+    "entry.private": "Chi tiết riêng",
+    "entry.private_hidden": "Các chi tiết thương mại của mục này (đối tác, số lượng, nhiệt độ, "
+    "ghi chú) là riêng tư: sổ cái công khai chỉ giữ cam kết băm SHA-256 có muối của chúng. "
+    "Chỉ các cơ sở liên quan, thanh tra viên và quản trị viên được xem.",
+    "entry.private_verified": "Đã kiểm chứng với cam kết: các giá trị dưới đây khớp với cam kết "
+    "trong mục sổ cái",
+    "entry.bundle_shared": "Tải gói bằng chứng kèm chi tiết riêng (để chia sẻ)",
     "detail.lot": "Lô hàng",
     "detail.product": "Sản phẩm",
     "detail.certificate": "Chứng nhận",
@@ -798,6 +805,14 @@ EN: dict[str, str] = {
     "entry.bundle": "Download the proof bundle (verify offline)",
     "entry.latest_checkpoint": "Latest checkpoint",
     "entry.offline": "Verify offline with the public key alone:",
+    "entry.private": "Private details",
+    "entry.private_hidden": "This entry's commercial details (trading partner, quantities, "
+    "temperatures, notes) are private: the public ledger keeps only salted SHA-256 "
+    "commitments to them. Only the facilities concerned, inspectors and administrators see "
+    "them.",
+    "entry.private_verified": "Verified against the commitment: each value below matches its "
+    "commitment in the ledger entry",
+    "entry.bundle_shared": "Download the proof bundle with the private details (to share)",
     "detail.lot": "Lot",
     "detail.product": "Product",
     "detail.certificate": "Certificate",

@@ -95,6 +95,7 @@ ERRORS_VI: dict[str, str] = {
     "event.not_holder_nobody": "cơ sở {facility} không giữ lô {lot} (không cơ sở nào đang giữ "
     "lô): chỉ cơ sở đang giữ lô mới được ghi sự kiện",
     "event.duplicate": "sự kiện này đã được ghi vào sổ cái, mục #{ledger_index}",
+    "event.duplicate_in_batch": "sự kiện này đã có ở trước trong cùng một lô ghi",
     "event.step_unknown_of": "không có công đoạn {step!r}: hãy dùng một trong {known}",
     "event.step_unknown": "không có công đoạn {step!r}",
     "event.processing_is_transformation": "chế biến phải được ghi như một sự kiện chuyển đổi",
@@ -147,6 +148,9 @@ ERRORS_VI: dict[str, str] = {
     "audit.running": "đang có một lần kiểm toán khác chạy",
     "audit.unknown": "không có lần kiểm toán {audit}",
     "access.role_may_not": "vai trò của bạn không được mở trang này",
+    "ledger.reveal_sign_in": "hãy đăng nhập để tải các chi tiết riêng kèm gói bằng chứng",
+    "ledger.reveal_not_allowed": "bạn không được xem chi tiết riêng của mục sổ cái #{index}: "
+    "chỉ các cơ sở liên quan, thanh tra viên và quản trị viên mới được xem",
     "keys.purpose_unknown": "không có mục đích khóa {purpose!r}",
     "ledger.no_entry": "sổ cái không có mục #{index}",
     "ledger.negative_index": "số mục của sổ cái không được âm ({index})",

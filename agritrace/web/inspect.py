@@ -24,7 +24,8 @@ from agritrace.keys import KeyPurpose
 from agritrace.ledger import store
 from agritrace.ledger.audit import PROBLEMS, LedgerCorruptError, audit
 from agritrace.ledger.checkpoint import NoteVerifier
-from agritrace.trace import access, events, journal, overview, recalls, registry
+from agritrace.ledger.commitment import is_sealed
+from agritrace.trace import access, disclosure, events, journal, overview, recalls, registry
 from agritrace.trace.models import Certificate, Role
 from agritrace.web import db, ring, state
 from agritrace.web.auth import current_user, protect, require
@@ -160,11 +161,19 @@ def entry(index: int) -> ResponseReturnValue:
     session = db()
     found = store.get_entry(session, index)
     sizes = [s for s in overview.checkpoint_sizes(session) if s > index]
+    revealed = None
     try:
-        content = json.dumps(json.loads(found.content), ensure_ascii=False, indent=2)
+        body = json.loads(found.content)
+        content = json.dumps(body, ensure_ascii=False, indent=2)
     except ValueError:
         content = found.content.decode("utf-8", "replace")
-    return render_template("inspect/entry.html", entry=found, content=content, sizes=sizes)
+    else:
+        if isinstance(body, dict) and is_sealed(body):  # an inspector sees private fields
+            opened = disclosure.revealed_body(session, index, body)
+            revealed = json.dumps(opened, ensure_ascii=False, indent=2)
+    return render_template(
+        "inspect/entry.html", entry=found, content=content, revealed=revealed, sizes=sizes
+    )
 
 
 def _verifiers() -> list[NoteVerifier]:

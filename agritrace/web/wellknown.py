@@ -18,7 +18,13 @@
   from a stamp page of this site (the ``Referer``, which the site sends only to itself), or
   with ``back=/S/<code>`` (what the page's own links carry on), it links back to the stamp.
 * ``/ledger/entries/<index>/bundle``: that entry's proof bundle (``agritrace-proof-bundle/v1``)
-  as a download, verifiable offline with ``agritrace ledger verify-bundle``.
+  as a download, verifiable offline with ``agritrace ledger verify-bundle``; ``?reveal=1``
+  adds the openings of its private fields, for a reader allowed to see them (401/403 else).
+
+A sealed entry (docs/adr/0013-what-the-ledger-reveals.md) carries commitments, not its
+private fields: anyone gets the commitments and a statement that the details are private;
+a signed-in reader whom :func:`agritrace.trace.disclosure.may_reveal` allows gets the
+values, each verified against its commitment, and an answer no cache keeps.
 
 Hashes are standard base64. Bad parameters answer 422 (or 404 for a missing record) as RFC
 9457 problem documents, or as pages for a browser on the entry paths.
@@ -34,11 +40,14 @@ from urllib.parse import urlsplit
 
 from flask import Blueprint, Response, jsonify, render_template, request
 
-from agritrace.errors import InvalidInputError, NotFoundError
+from agritrace.errors import InvalidInputError, NotFoundError, PermissionDeniedError
 from agritrace.ledger import store
-from agritrace.trace import journal, overview, provenance
+from agritrace.ledger.canonical import to_canonical_bytes
+from agritrace.trace import disclosure, journal, overview, provenance
+from agritrace.trace.access import AuthenticationRequiredError
 from agritrace.trace.recalls import latest_revocations
 from agritrace.web import db, state
+from agritrace.web.auth import current_user
 from agritrace.web.errors import FORMATS, prefers_html
 
 __all__ = ["bp"]
@@ -49,6 +58,12 @@ _WHOLE = re.compile(r"[0-9]{1,18}")
 _IMMUTABLE_S = 24 * 3600
 #: A stamp page's path, the only place an entry page links back to.
 _STAMP_PATH = re.compile(r"/[Ss]/[A-Za-z0-9]{1,200}")
+_PRIVATE_STATEMENT = (
+    "This entry's commercial details (trading partner, quantities, temperatures, notes) "
+    "are private: the entry carries only salted SHA-256 commitments to them. They are shown "
+    "to the facilities concerned, inspectors and administrators, and in bundles a facility "
+    "chooses to share; each opening can be checked against its commitment."
+)
 
 
 def _b64(data: bytes) -> str:
@@ -159,7 +174,19 @@ def entry(raw_index: str) -> Response:
     _format()
     response = _entry_page(index) if prefers_html() else _entry_json(index)
     response.vary.add("Accept")
+    response.vary.add("Cookie")  # a signed-in reader may see private fields
     return response
+
+
+def _disclosure(index: int, content: bytes) -> disclosure.Disclosure | None:
+    """What this visitor may see of the entry's private fields (None: not a JSON object)."""
+    try:
+        body = json.loads(content)
+    except ValueError:  # every entry is canonical JSON; a page is still owed
+        return None
+    if not isinstance(body, dict):
+        return None
+    return disclosure.disclose(db(), current_user(), index, body)
 
 
 def _entry_page(index: int) -> Response:
@@ -167,23 +194,23 @@ def _entry_page(index: int) -> Response:
     found, check = overview.check_entry(
         db(), index, verifiers=journal.verifiers(web.settings.origin, web.keys.infos())
     )
-    content = found.content.decode("utf-8")
-    try:
-        body = json.loads(content)
-    except ValueError:  # every entry is canonical JSON; a page is still owed
-        body = None
+    shown = _disclosure(index, found.content)
     html = render_template(
         "ledger/entry.html",
         entry=found,
-        content=content,
-        described=provenance.describe_entry(index, body) if isinstance(body, dict) else None,
+        content=found.content.decode("utf-8"),
+        described=provenance.describe_entry(index, shown.body) if shown else None,
+        disclosed=shown,
+        canonical=lambda value: to_canonical_bytes(value).decode("utf-8"),
         check=check,
         back=_back(),
         b64=_b64,
     )
     response = Response(html, mimetype="text/html")
-    # The page is in the visitor's language: browsers may keep it, shared caches may not.
-    response.headers["Cache-Control"] = "private, max-age=60"
+    # The page is in the visitor's language: browsers may keep it, shared caches may not;
+    # private fields opened for a signed-in reader are not kept at all.
+    revealed = shown is not None and shown.revealed
+    response.headers["Cache-Control"] = "no-store" if revealed else "private, max-age=60"
     return response
 
 
@@ -191,13 +218,30 @@ def _entry_page(index: int) -> Response:
 def entry_bundle(raw_index: str) -> Response:
     """The entry's one-entry proof bundle, as a file to keep and verify offline."""
     index = _whole(raw_index, "index")
-    document = journal.bundle(db(), [index], origin=state().settings.origin, ring=None)
+    reveal = _reveal_asked()
+    if reveal and not disclosure.may_reveal(db(), current_user(), index):
+        if current_user() is None:
+            raise AuthenticationRequiredError(key="ledger.reveal_sign_in")
+        raise PermissionDeniedError(key="ledger.reveal_not_allowed", index=index)
+    document = journal.bundle(
+        db(), [index], origin=state().settings.origin, ring=None, reveal=reveal
+    )
     content = json.dumps(document, ensure_ascii=False, indent=1).encode("utf-8")
     response = Response(content, mimetype="application/json")
-    name = f"agritrace-entry-{index}.bundle.json"
+    name = f"agritrace-entry-{index}{'.shared' if reveal else ''}.bundle.json"
     response.headers["Content-Disposition"] = f'attachment; filename="{name}"'
-    response.headers["Cache-Control"] = "public, max-age=60"
+    response.headers["Cache-Control"] = "no-store" if reveal else "public, max-age=60"
     return response
+
+
+def _reveal_asked() -> bool:
+    """``reveal=1``: the reader chooses to include the openings of private fields."""
+    raw = request.args.get("reveal")
+    if raw not in (None, "0", "1"):
+        raise InvalidInputError(
+            key="input.parameter_choice", parameter="reveal", choices="0, 1", raw=raw[:20]
+        )
+    return raw == "1"
 
 
 def _entry_json(index: int) -> Response:
@@ -217,4 +261,17 @@ def _entry_json(index: int) -> Response:
         "recorded_at": stored.recorded_at.isoformat(timespec="seconds"),
         "proof": proof,
     }
-    return _json(body, max_age_s=60)
+    shown = _disclosure(index, stored.content)
+    if shown is None or not shown.sealed:
+        return _json(body, max_age_s=60)
+    body["private"] = {
+        "fields": sorted(shown.committed),
+        "statement": _PRIVATE_STATEMENT,
+        "openings": [o.to_json() for o in shown.openings] if shown.revealed else None,
+        "verified": shown.revealed,
+    }
+    if not shown.revealed:
+        return _json(body, max_age_s=60)
+    response = jsonify(body)
+    response.headers["Cache-Control"] = "no-store"
+    return response

@@ -175,6 +175,32 @@ def test_exports_name_their_checkpoint_and_hash(chain: RunCli, tmp_path: Path) -
     bad_input(chain("export", "fsma", "-o", str(tmp_path / "x.csv")), "date range")
 
 
+def test_a_lot_bundle_shares_private_fields_only_with_reveal(chain: RunCli, tmp_path: Path) -> None:
+    assert chain("keys", "export-public", str(tmp_path / "keys.json")).exit_code == 0
+    plain, shared = tmp_path / "plain.json", tmp_path / "shared.json"
+    _ok(chain, "export", "bundle", "--lot", f"{FARM}/L1", "-o", str(plain))
+    _ok(chain, "export", "bundle", "--lot", f"{FARM}/L1", "-o", str(shared), "--reveal")
+    assert "openings" not in json.loads(plain.read_text())
+    [shipment] = [
+        e["entry"] for e in json.loads(plain.read_text())["entries"] if '"shipping"' in e["entry"]
+    ]
+    assert "Công ty Sấy" not in shipment
+    assert PACKER not in shipment
+    document = json.loads(shared.read_text())
+    opened = {
+        (o["field"], json.dumps(o["value"], ensure_ascii=False)) for o in document["openings"]
+    }
+    assert ("display.to", '"Công ty Sấy"') in opened
+    verify = ("ledger", "verify-bundle", str(shared), "--key", str(tmp_path / "keys.json"))
+    assert _ok(chain, *verify)["openings"] == len(document["openings"])  # type: ignore[index]
+    [to] = [o for o in document["openings"] if o["field"] == "display.to"]
+    to["value"] = "Someone else"
+    shared.write_text(json.dumps(document, ensure_ascii=False))
+    result = chain(*verify)
+    assert result.exit_code == 1
+    assert "does not match its commitment" in result.output
+
+
 def test_export_import_round_trip_between_instances(
     chain: RunCli, backend: str, tmp_path: Path
 ) -> None:

@@ -13,7 +13,7 @@ from sqlalchemy.orm import Session
 from agritrace.errors import ConflictError, InvalidInputError, NotFoundError
 from agritrace.ledger import store
 from agritrace.stamps.revocations import is_revoked, verify_revocations
-from agritrace.trace import events, issuance, provenance, recalls, registry
+from agritrace.trace import disclosure, events, issuance, provenance, recalls, registry
 from agritrace.trace.events import LotAmount
 from agritrace.trace.models import LotStatus
 from tests.trace.chain import NOW, at, dried_lot, facilities, farm_lot, three_stages
@@ -47,7 +47,7 @@ def _refused(
 
 def test_event_is_one_ledger_entry_with_an_epcis_object_event(farm: Session) -> None:
     recorded = _record(farm, step="harvest", event_time=at(10, 6), certified=True)
-    body = json.loads(store.get_entry(farm, recorded.ledger_index).content)
+    body = disclosure.revealed_entry(farm, recorded.ledger_index)  # as recorded
     epcis = body["epcis"]
     assert body["type"] == "event"
     assert epcis["type"] == "ObjectEvent"
@@ -68,7 +68,7 @@ def test_event_is_one_ledger_entry_with_an_epcis_object_event(farm: Session) -> 
 
 def test_cooling_carries_a_temperature_reading(farm: Session) -> None:
     recorded = _record(farm, step="cooling", event_time=at(10, 9), temperature_c="4.5")
-    epcis = json.loads(store.get_entry(farm, recorded.ledger_index).content)["epcis"]
+    epcis = disclosure.revealed_entry(farm, recorded.ledger_index)["epcis"]
     [element] = epcis["sensorElementList"]
     assert element["sensorReport"] == [{"type": "Temperature", "value": "4.5", "uom": "CEL"}]
 
@@ -271,7 +271,7 @@ def test_correction_is_appended_and_the_original_stays_marked(farm: Session) -> 
         now=NOW,
     )
     assert correction.ledger_index > shipped.ledger_index
-    body = json.loads(store.get_entry(farm, correction.ledger_index).content)
+    body = disclosure.revealed_entry(farm, correction.ledger_index)
     assert body["epcis"]["errorDeclaration"]["reason"] == "incorrect_data"
     assert body["epcis"]["eventID"] == shipped.event_id
     lot = registry.get_lot(farm, L1)
