@@ -71,11 +71,14 @@ class Site:
     sessions: sessionmaker[Session]
     genuine_batch: dict[str, Any]
     recalled_batch: dict[str, Any]
+    claim_batch: dict[str, Any]
     suspicious: str
     forged: str
     journey_indices: list[int]
     checkpoint_sizes: list[int]
     _next: Iterator[int] = field(default_factory=lambda: itertools.count(2))
+    _next_claim: Iterator[int] = field(default_factory=lambda: itertools.count(0))
+    _next_address: Iterator[int] = field(default_factory=lambda: itertools.count(1))
 
     @property
     def stamp_key(self) -> Ed25519PrivateKey:
@@ -102,8 +105,20 @@ class Site:
     def recalled(self) -> str:
         return self.code(self.recalled_batch["first_serial"])
 
-    def client(self) -> FlaskClient:
-        return self.app.test_client()
+    def claim_code(self) -> str:
+        """A stamp of the batch issued with claim codes that no other test has used."""
+        offset = next(self._next_claim)
+        assert offset < self.claim_batch["count"], "the site ran out of claim stamps"
+        return self.code(self.claim_batch["first_serial"] + offset)
+
+    def client(self, *, address: str | None = None) -> FlaskClient:
+        """A fresh browser (no cookies) on its own network address, unless ``address``."""
+        client = self.app.test_client()
+        if address is None:
+            n = next(self._next_address)
+            address = f"10.{n // 65536 % 256}.{n // 256 % 256}.{n % 256}"
+        client.environ_base["REMOTE_ADDR"] = address
+        return client
 
 
 def _event(lot_id: int, step: str, when: str, facility: str, **display: str) -> NewEntry:
@@ -130,6 +145,15 @@ def _fill(settings: Settings, sessions: sessionmaker[Session], ring: KeyRing) ->
         )
         recalled = issuance.issue_batch(
             session, lot_ref="HD-VAI-01/L2026-002", count=10, key_id=0, prefix=PREFIX, now=now
+        )
+        claimable = issuance.issue_batch(
+            session,
+            lot_ref="HD-VAI-01/L2026-001",
+            count=60,
+            key_id=0,
+            prefix=PREFIX,
+            now=now,
+            claim_codes=True,
         )
         journal.sign_checkpoint(session, origin=settings.origin, ring=ring)
         appended = store.append(
@@ -163,6 +187,7 @@ def _fill(settings: Settings, sessions: sessionmaker[Session], ring: KeyRing) ->
         return {
             "genuine": issuance.batch_record(genuine),
             "recalled": issuance.batch_record(recalled),
+            "claim": issuance.batch_record(claimable),
             "journey": [a.index for a in appended],
             "checkpoints": sizes,
         }
@@ -196,6 +221,7 @@ def build_site(
                 sessions=sessions,
                 genuine_batch=facts["genuine"],
                 recalled_batch=facts["recalled"],
+                claim_batch=facts["claim"],
                 suspicious=suspicious.to_text(),
                 forged=Stamp.from_bytes(bytes(forged)).to_text(),
                 journey_indices=facts["journey"],
