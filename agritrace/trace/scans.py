@@ -141,7 +141,7 @@ MAX_PLAUSIBLE_SCANS = 20
 #: Distinct clients that must report places near each other before that place is evidence.
 PLACE_MIN_CLIENTS = 2
 #: Places closer than this count as the same place when clients' reports are grouped.
-NEAR_KM = 50.0
+NEAR_KM = 150.0
 #: Two scans further apart than this ...
 DISTANT_KM = 300.0
 #: ... within this many hours of each other mean the stamp exists twice.
