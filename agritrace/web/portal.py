@@ -166,6 +166,7 @@ def issue(code: str) -> ResponseReturnValue:
             count=form_text(request.form, "count", limit=20),
             key_id=key_id,
             prefix=state().prefix,
+            claim_codes=request.form.get("claim_codes") == "1",
         )
         return batch.id
 
