@@ -18,7 +18,7 @@ from typing import Any
 
 from sqlalchemy.orm import Session
 
-from agritrace.db import begin_write
+from agritrace.db import begin_write, is_sqlite
 from agritrace.errors import AgritraceError, InvalidInputError, NotFoundError
 from agritrace.ledger import store
 from agritrace.ledger.store import NewEntry
@@ -97,6 +97,15 @@ def stamp_subject(serial: int) -> str:
     return f"stamp:{serial}"
 
 
+def _begin(session: Session) -> None:
+    """Start the write (on SQLite, ending a read transaction the caller's lookups opened
+    first: a read snapshot cannot be upgraded once another writer moved past it, whereas
+    ``BEGIN IMMEDIATE`` waits its turn). Everything the write depends on is read after."""
+    if is_sqlite(session) and session.in_transaction():
+        session.commit()
+    begin_write(session)
+
+
 def _province(raw: str | None) -> str | None:
     if not raw:
         return None
@@ -135,12 +144,12 @@ def claim_stamp(
     """
     digits = claims.from_text(text)
     chosen = _province(province)
+    _begin(session)
     batch = batch_for_serial(session, serial)
     if batch is None or batch.claim_key is None:
         raise InvalidInputError(key="claim.unavailable", field="claim")
     key = bytes.fromhex(batch.claim_key)
     period = scan_signals.period(now)
-    begin_write(session)
     state = ensure_state(session, serial, now)
     if state.claim_failures_period == period and (
         (state.claim_failures or 0) >= claims.MAX_CLAIM_FAILURES
@@ -184,12 +193,12 @@ def review_stamp(
     except ValueError:
         raise InvalidInputError(key="review.decision", field="decision") from None
     why = check_text(reason, field="reason", max_len=500)
+    _begin(session)
     batch = batch_for_serial(session, serial) if 0 <= serial <= MAX_SERIAL else None
     if batch is None:
         raise NotFoundError(key="review.unknown_stamp", serial=serial)
     lot = batch.lot
     check_facility(user, lot.facility)
-    begin_write(session)
     body: dict[str, Any] = {
         "type": "stamp-review",
         "serial": serial,
