@@ -16,6 +16,7 @@ import pytest
 from flask.testing import FlaskClient
 
 from agritrace.db import utcnow
+from agritrace.ledger import store
 from agritrace.stamps import claims
 from agritrace.stamps.codec import Stamp
 from agritrace.trace import scan_signals
@@ -249,6 +250,10 @@ def test_the_owner_clears_a_flag_with_a_reason_in_the_ledger(people: People) -> 
     assert found is not None
     assert found.review == "cleared"
     assert found.review_ledger_index is not None
+    with people.site.sessions() as session:  # a checkpoint was signed after the entry
+        latest = store.latest_checkpoint(session)
+        assert latest is not None
+        assert latest.size == store.head(session).size > found.review_ledger_index
     entry = people.site.client().get(f"/ledger/entries/{found.review_ledger_index}").get_json()
     assert "same buyer" in str(entry)
 
