@@ -272,3 +272,6 @@ def test_an_inspector_confirms_a_flag_and_the_reason_is_shown(people: People) ->
     json_check = people.site.client().get(f"/api/v1/stamps/{code}").get_json()
     assert json_check["verdict"] == "suspicious"
     assert json_check["review"]["decision"] == "confirmed"
+    listed = client.get("/inspect/stamps").get_data(as_text=True)
+    assert f"<td>{_serial(code)}</td>" in listed
+    assert "copies seen" in listed
