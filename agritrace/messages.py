@@ -83,6 +83,17 @@ ERROR_MESSAGES: dict[str, str] = {
     "place.not_finite": "latitude and longitude must be finite numbers",
     "place.out_of_range": "latitude must be between -90 and 90 and longitude between -180 and 180",
     "place.coordinate": "{field} must be a number such as 21.0",
+    # the scan page's claim codes and reviews (trace/claiming.py, trace/scan_signals.py)
+    "scan.form_token": "this form was for another stamp or has expired: open the stamp's "
+    "page again",
+    "claim.malformed": "this is not a claim code: it has 10 digits (check them for a typo)",
+    "claim.province": "choose a province from the list",
+    "claim.unavailable": "this stamp has no claim code",
+    "claim.wrong": "this is not the claim code of this stamp ({left} attempts left today)",
+    "claim.locked": "too many wrong claim codes for this stamp today (at most {limit}): try "
+    "again tomorrow",
+    "review.decision": "a review decision is 'confirmed' or 'cleared'",
+    "review.unknown_stamp": "no issued stamp has serial {serial}",
     "lot.already_recalled": "lot {lot} is already recalled",
     # stamps (trace/issuance.py, web/views.py, web/portal.py)
     "stamps.lot_recalled": "lot {lot} is recalled: no stamps can be issued for it",

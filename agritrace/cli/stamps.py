@@ -189,10 +189,22 @@ def stamps_group() -> None:
 @stamps_group.command("issue")
 @click.option("--lot", "lot_ref", required=True, metavar="FACILITY/LOT")
 @click.option("--count", required=True, help="How many stamps (units of the lot).")
+@click.option(
+    "--claim-codes",
+    is_flag=True,
+    help="Give each stamp a claim code to print under a scratch-off layer (PDF, CSV).",
+)
 @output_options
 @json_option
 @pass_ctx
-def issue(ctx: CliContext, lot_ref: str, count: str, outputs: Outputs, as_json: bool) -> None:
+def issue(
+    ctx: CliContext,
+    lot_ref: str,
+    count: str,
+    claim_codes: bool,
+    outputs: Outputs,
+    as_json: bool,
+) -> None:
     """Issue a batch of stamps for a lot, and print it if asked."""
     prefix = stamp_prefix(ctx.settings.base_url)
     _check_outputs(outputs, prefix)
@@ -200,7 +212,12 @@ def issue(ctx: CliContext, lot_ref: str, count: str, outputs: Outputs, as_json: 
     key_id, _ = ring.active_signer(KeyPurpose.STAMP)
     with ctx.session() as session:
         batch = issuance.issue_batch(
-            session, lot_ref=lot_ref, count=count, key_id=key_id, prefix=prefix
+            session,
+            lot_ref=lot_ref,
+            count=count,
+            key_id=key_id,
+            prefix=prefix,
+            claim_codes=claim_codes,
         )
         ctx.checkpoint(session)
         record = issuance.batch_record(batch)

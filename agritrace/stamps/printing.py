@@ -15,7 +15,10 @@ No database and no web: callers pass :class:`PrintItem` s (serial, URL, short co
 * Jobs above :data:`PARALLEL_MIN_ITEMS` use every core: QR matrices and their path
   operators (PDF) or signatures (:func:`make_print_items`) are computed in a process pool in
   chunks, with a bounded number in flight, and consumed in order by the calling process.
-* CSV has exactly the header ``serial,url`` and one row per stamp, lines ending in ``\\n``.
+* CSV has exactly the header ``serial,url`` and one row per stamp, lines ending in ``\\n``;
+  items with claim codes add a third column, ``claim_code``.
+* A claim code is printed under the short code in a dashed, marked area
+  (``SCRATCH-OFF``) that the print shop covers with a scratch-off layer.
 """
 
 from __future__ import annotations
@@ -63,6 +66,8 @@ PARALLEL_MIN_ITEMS = 2000
 
 _PT_PER_MM = 72 / 25.4
 _TEXT_LINE = 1.25  # height of the short-code line as a multiple of the font size
+_CLAIM_BOX = 1.6  # height of the claim code's scratch-off area, as a multiple of the font size
+_CLAIM_MARK = "SCRATCH-OFF"  # printed inside the area, left of the code
 _PDF_CHUNK = 240  # items per task when drawing in parallel (5 pages of the default layout)
 _SIGN_CHUNK = 4000  # serials per task when signing in parallel
 _FONT = "Helvetica"
@@ -73,11 +78,14 @@ _T = TypeVar("_T")
 
 @dataclass(frozen=True, slots=True)
 class PrintItem:
-    """One stamp to print: its serial, the URL the QR holds and the short code under it."""
+    """One stamp to print: its serial, the URL the QR holds, the short code under it and,
+    for a batch with claim codes, the claim code (``12345-67890``) printed in a marked
+    area beneath, for the print shop to cover with a scratch-off layer."""
 
     serial: int
     url: str
     label: str
+    claim: str | None = None
 
     @classmethod
     def from_stamp(cls, stamp: Stamp, prefix: str) -> PrintItem:
@@ -141,11 +149,18 @@ class LabelLayout:
             )
         return cols, rows
 
-    def check_fits(self, modules: int) -> None:
+    def claim_box_mm(self) -> float:
+        """Height of the scratch-off area that holds a claim code."""
+        return self.font_pt * _CLAIM_BOX / _PT_PER_MM
+
+    def check_fits(self, modules: int, *, claim: bool = False) -> None:
         """Raise InvalidInputError, with the numbers, if a label cannot hold a code of
-        ``modules`` modules with its quiet zone and, beneath, the short-code line."""
+        ``modules`` modules with its quiet zone and, beneath, the short-code line (and, with
+        ``claim``, the scratch-off area of a claim code)."""
         code = self.code_mm(modules)
         needed_h = code + self.font_pt * _TEXT_LINE / _PT_PER_MM
+        if claim:
+            needed_h += self.claim_box_mm()
         if code > self.label_w_mm or needed_h > self.label_h_mm:
             raise InvalidInputError(
                 f"a {self.label_w_mm:g} x {self.label_h_mm:g} mm label cannot hold a "
@@ -396,7 +411,7 @@ class _Sheet:
         self.slot = 0  # index of the next free label on the current page
         self.pages = 0
         self.stamps = 0
-        self.checked: set[int] = set()
+        self.checked: set[tuple[int, bool]] = set()
         self.module_pt = layout.module_mm * _PT_PER_MM
 
     def draw(self, chunk: list[PrintItem], ops: list[tuple[int, str]]) -> None:
@@ -404,9 +419,10 @@ class _Sheet:
         lay = self.layout
         page_h = A4_MM[1] * _PT_PER_MM
         for item, (size, path) in zip(chunk, ops, strict=True):
-            if size not in self.checked:
-                lay.check_fits(size)
-                self.checked.add(size)
+            fits = (size, item.claim is not None)
+            if fits not in self.checked:
+                lay.check_fits(size, claim=item.claim is not None)
+                self.checked.add(fits)
             if self.slot == 0:
                 c.setFont(_FONT, lay.font_pt)
             col, row = self.slot % self.cols, self.slot // self.cols
@@ -419,10 +435,30 @@ class _Sheet:
             m = self.module_pt
             c.addLiteral(f"q {m:.5f} 0 0 {m:.5f} {x:.3f} {y:.3f} cm\n{path}\nQ")
             c.drawCentredString(centre, top - code - lay.font_pt, item.label)
+            if item.claim is not None:
+                self._claim_box(item.claim, left, top - code - lay.font_pt * _TEXT_LINE)
             self.stamps += 1
             self.slot += 1
             if self.slot == self.per_page:
                 self._end_page()
+
+    def _claim_box(self, claim: str, left: float, top: float) -> None:
+        """The marked area the print shop covers with a scratch-off layer: a dashed frame,
+        the mark and the claim code inside, under the short code."""
+        c, lay = self.canvas, self.layout
+        height = lay.claim_box_mm() * _PT_PER_MM
+        inset = 1.0 * _PT_PER_MM
+        width = lay.label_w_mm * _PT_PER_MM - 2 * inset
+        c.saveState()
+        c.setDash(1, 1)
+        c.setLineWidth(0.3)
+        c.rect(left + inset, top - height, width, height, stroke=1, fill=0)
+        baseline = top - height / 2 - lay.font_pt * 0.35
+        c.setFont(_FONT, lay.font_pt * 0.55)
+        c.drawString(left + inset + 1.5, baseline, _CLAIM_MARK)
+        c.setFont(_FONT, lay.font_pt)
+        c.drawRightString(left + inset + width - 1.5, baseline, claim)
+        c.restoreState()
 
     def _end_page(self) -> None:
         self.canvas.showPage()
@@ -522,7 +558,9 @@ def render_svg(
 
 def write_csv(items: Iterable[PrintItem], out: TextIO | str | os.PathLike[str]) -> int:
     """Write the header ``serial,url`` and one ``serial,url`` row per item; return the number
-    of rows. A text stream should be opened with ``newline=""``.
+    of rows. A text stream should be opened with ``newline=""``. When the items carry claim
+    codes (the first one decides), the header is ``serial,url,claim_code`` and each row ends
+    with the item's claim code (``12345-67890``, digits and a dash).
 
     Rows are joined directly rather than through :mod:`csv`: a serial is digits and a stamp
     URL is upper-case letters, digits and ``:/.-`` (its prefix is validated), so no field
@@ -530,11 +568,18 @@ def write_csv(items: Iterable[PrintItem], out: TextIO | str | os.PathLike[str]) 
     Raises InvalidInputError if a URL would need quoting after all.
     """
     count = 0
+    iterator = iter(items)
+    first = next(iterator, None)
+    rows = iterator if first is None else itertools.chain([first], iterator)
+    claimed = first is not None and first.claim is not None
     with _text_out(out) as fh:
-        fh.write("serial,url\n")
-        for chunk in _chunks(items, 10_000):
-            text = "".join([f"{item.serial},{item.url}\n" for item in chunk])
-            if '"' in text or text.count(",") != len(chunk):
+        fh.write("serial,url,claim_code\n" if claimed else "serial,url\n")
+        for chunk in _chunks(rows, 10_000):
+            if claimed:
+                text = "".join([f"{i.serial},{i.url},{i.claim or ''}\n" for i in chunk])
+            else:
+                text = "".join([f"{item.serial},{item.url}\n" for item in chunk])
+            if '"' in text or text.count(",") != len(chunk) * (1 + claimed):
                 raise InvalidInputError("a stamp URL contains a comma or a quote")
             fh.write(text)
             count += len(chunk)

@@ -16,8 +16,9 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from sqlalchemy.orm import Session
 
 from agritrace.ledger import store
+from agritrace.stamps import claims
 from agritrace.stamps.codec import sign_stamp
-from agritrace.trace import events, issuance, recalls, registry, scans
+from agritrace.trace import claiming, events, issuance, recalls, registry, scans
 from agritrace.trace.events import LotAmount
 
 __all__ = ["DemoStamps", "seed"]
@@ -262,7 +263,7 @@ def seed(
     _lots_and_events(session, now)
     key_id, private_key = stamp_signer
     dried = issuance.issue_batch(
-        session, lot_ref=DRIED, count=48, key_id=key_id, prefix=prefix, now=now
+        session, lot_ref=DRIED, count=48, key_id=key_id, prefix=prefix, now=now, claim_codes=True
     )
     fresh = issuance.issue_batch(
         session, lot_ref=FRESH, count=48, key_id=key_id, prefix=prefix, now=now
@@ -288,9 +289,25 @@ def seed(
         reason="Dư lượng thuốc bảo vệ thực vật vượt mức cho phép (phiếu kiểm nghiệm KN-2026-118)",
     )
     suspicious_serial = dried.first_serial + 41
+    # Many devices scanned it (a note), and its claim code was entered by two (a clone).
     for n in range(scans.MAX_PLAUSIBLE_SCANS + 12):
         scans.record_scan(
-            session, suspicious_serial, place=None, now=now - dt.timedelta(hours=30 - n)
+            session,
+            suspicious_serial,
+            client=f"demo-{n}",
+            place=None,
+            now=now - dt.timedelta(hours=30 - n),
+        )
+    assert dried.claim_key is not None  # issued with claim codes above
+    right = claims.claim_code(bytes.fromhex(dried.claim_key), suspicious_serial)
+    for n, province in enumerate(("Bắc Ninh", "Thành phố Hồ Chí Minh")):
+        claiming.claim_stamp(
+            session,
+            serial=suspicious_serial,
+            text=right,
+            client=f"demo-buyer-{n}",
+            province=province,
+            now=now - dt.timedelta(hours=5 - n),
         )
     store.sign_checkpoint(session, origin=origin, private_key=checkpoint_key)
 

@@ -10,6 +10,7 @@ serial twice; the batch row, the counter and the ledger entry commit together.
 
 from __future__ import annotations
 
+import dataclasses
 import datetime as dt
 from collections.abc import Iterator
 from typing import Any
@@ -22,6 +23,7 @@ from agritrace.db import begin_write, utcnow
 from agritrace.errors import ConflictError, InvalidInputError, NotFoundError
 from agritrace.ledger import store
 from agritrace.ledger.store import NewEntry
+from agritrace.stamps import claims
 from agritrace.stamps.codec import MAX_SERIAL, sign_serials
 from agritrace.stamps.printing import PrintItem, make_print_items
 from agritrace.trace.models import (
@@ -64,12 +66,16 @@ def issue_batch(
     key_id: int,
     prefix: str,
     now: dt.datetime | None = None,
+    claim_codes: bool = False,
 ) -> StampBatch:
     """Issue ``count`` stamps for the lot ``FACILITY/LOT`` under stamp key ``key_id``.
 
     ``prefix`` is the issuer's stamp URL prefix (``HTTPS://HOST/S/``), recorded with the
-    batch so that reprints give identical codes. Raises InvalidInputError, NotFoundError or
-    ConflictError (writing nothing) when a rule is broken. Commits.
+    batch so that reprints give identical codes. ``claim_codes`` gives the batch a random
+    claim key, so that each stamp has a claim code to print under a scratch-off layer
+    (:mod:`agritrace.stamps.claims`; the ledger entry says the batch has them). Raises
+    InvalidInputError, NotFoundError or ConflictError (writing nothing) when a rule is
+    broken. Commits.
     """
     amount = parse_positive_int(count, field="count", maximum=MAX_BATCH)
     moment = now or utcnow()
@@ -112,6 +118,8 @@ def issue_batch(
         "certificate": certificate.number,
         "issued_at": moment.astimezone(dt.UTC).isoformat(timespec="seconds"),
     }
+    if claim_codes:
+        body["claim_codes"] = True
     [entry] = store.append(session, [NewEntry(body=body, subjects=(lot_subject(lot),))])
     batch = StampBatch(
         lot=lot,
@@ -121,6 +129,7 @@ def issue_batch(
         prefix=prefix,
         ledger_index=entry.index,
         created_at=moment,
+        claim_key=claims.new_claim_key().hex() if claim_codes else None,
     )
     session.add(batch)
     session.commit()
@@ -158,7 +167,21 @@ def list_batches(session: Session, *, lot_ref: str | None = None) -> list[StampB
 def print_items(
     batch: StampBatch, *, private_key: Ed25519PrivateKey, parallel: bool = True
 ) -> Iterator[PrintItem]:
-    """The batch's stamps, signed again (identically) for printing, in serial order."""
+    """The batch's stamps, signed again (identically) for printing, in serial order, each
+    with its claim code when the batch has them."""
+    items = _signed_items(batch, private_key=private_key, parallel=parallel)
+    if batch.claim_key is None:
+        return items
+    key = bytes.fromhex(batch.claim_key)
+    return (
+        dataclasses.replace(item, claim=claims.to_text(claims.claim_code(key, item.serial)))
+        for item in items
+    )
+
+
+def _signed_items(
+    batch: StampBatch, *, private_key: Ed25519PrivateKey, parallel: bool
+) -> Iterator[PrintItem]:
     if parallel:
         return make_print_items(
             batch.first_serial,
@@ -188,4 +211,5 @@ def batch_record(batch: StampBatch) -> dict[str, Any]:
         "prefix": batch.prefix,
         "ledger_index": batch.ledger_index,
         "created_at": batch.created_at.isoformat(),
+        "claim_codes": batch.claim_key is not None,
     }

@@ -37,6 +37,7 @@ __all__ = [
     "Role",
     "SerialCounter",
     "StampBatch",
+    "StampScanClient",
     "StampScanPlace",
     "StampScanState",
     "User",
@@ -224,6 +225,8 @@ class StampBatch(Base):
     prefix: Mapped[str] = mapped_column(String(80))
     ledger_index: Mapped[int] = mapped_column(BigInteger)
     created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow)
+    #: The batch's random claim key, hex (None: issued without claim codes; ADR 0009).
+    claim_key: Mapped[str | None] = mapped_column(String(64))
 
     lot: Mapped[Lot] = relationship()
 
@@ -252,6 +255,31 @@ class StampScanState(Base):
     last_place_lon: Mapped[Decimal | None] = mapped_column(DecimalText)
     last_place_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime)
     distant_places_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime)
+    # Claim codes (ADR 0009): who claimed first (a keyed hash, per stamp), when, the coarse
+    # province they chose; a second claim by another client (a clone); failed attempts.
+    claimed_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime)
+    claim_province: Mapped[str | None] = mapped_column(String(100))
+    claim_client: Mapped[str | None] = mapped_column(String(32))
+    clone_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime)
+    claim_failures: Mapped[int | None] = mapped_column(Integer)
+    claim_failures_period: Mapped[int | None] = mapped_column(Integer)
+    # The latest review decision (``confirmed`` or ``cleared``) and its ledger entry.
+    review: Mapped[str | None] = mapped_column(String(20))
+    review_reason: Mapped[str | None] = mapped_column(Text)
+    reviewed_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime)
+    review_ledger_index: Mapped[int | None] = mapped_column(BigInteger)
+
+
+class StampScanClient(Base):
+    """That one client (a keyed hash, :mod:`agritrace.trace.scan_signals`) scanned one stamp
+    in one period: the key that makes each client count once per stamp per day. Rows of
+    past periods are pruned as the stamp is scanned again."""
+
+    __tablename__ = "stamp_scan_client"
+
+    serial: Mapped[int] = mapped_column(BigInteger, primary_key=True, autoincrement=False)
+    period: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=False)
+    client: Mapped[str] = mapped_column(String(32), primary_key=True)
 
 
 class StampScanPlace(Base):
@@ -268,3 +296,5 @@ class StampScanPlace(Base):
     lat: Mapped[Decimal] = mapped_column(DecimalText)
     lon: Mapped[Decimal] = mapped_column(DecimalText)
     at: Mapped[dt.datetime] = mapped_column(UTCDateTime)
+    #: The reporting client's key for this stamp and day (None for places before 0009).
+    client: Mapped[str | None] = mapped_column(String(32))

@@ -22,7 +22,7 @@ from agritrace.ledger.checkpoint import Checkpoint, NoteVerifier, open_note
 from agritrace.ledger.store import LedgerCheckpoint, LedgerEntry
 from agritrace.trace.event_models import EventLot, Recall, TraceEvent
 from agritrace.trace.models import Facility, Lot, StampBatch, StampScanState
-from agritrace.trace.scans import MAX_PLAUSIBLE_SCANS
+from agritrace.trace.scans import MAX_PLAUSIBLE_SCANS, Review
 
 __all__ = [
     "ConsistencyCheck",
@@ -132,26 +132,54 @@ def in_transit_to(session: Session, facility: Facility) -> list[Lot]:
 
 @dataclass(frozen=True, slots=True)
 class ScanRow:
+    """A scanned stamp of a lot, with what flags it for review and the latest decision."""
+
     serial: int
     lot: Lot
     count: int
     first_scan_at: dt.datetime
     last_scan_at: dt.datetime
     distant_places_at: dt.datetime | None
+    clone_at: dt.datetime | None = None
+    claimed_at: dt.datetime | None = None
+    review: str | None = None
+    review_reason: str | None = None
+    reviewed_at: dt.datetime | None = None
+
+    @property
+    def many_scans(self) -> bool:
+        return self.count > MAX_PLAUSIBLE_SCANS
+
+    @property
+    def _clone_pending(self) -> bool:
+        if self.clone_at is None:
+            return False
+        cleared = self.review == Review.CLEARED.value and self.reviewed_at is not None
+        return not (cleared and self.reviewed_at >= self.clone_at)  # type: ignore[operator]
+
+    @property
+    def flagged(self) -> bool:
+        """A signal (a note or a second claim) that no review has decided on yet."""
+        if self._clone_pending and self.review != Review.CONFIRMED.value:
+            return True
+        noted = self.many_scans or self.distant_places_at is not None
+        return noted and self.review is None
 
     @property
     def suspicious(self) -> bool:
-        return self.count > MAX_PLAUSIBLE_SCANS or self.distant_places_at is not None
+        """What the scan page says: red after a confirmed review or an undecided clone."""
+        return self.review == Review.CONFIRMED.value or self._clone_pending
 
 
 def facility_scans(
     session: Session,
     *,
     facility_id: int | None,
-    suspicious_only: bool = False,
+    flagged_only: bool = False,
     limit: int = 200,
 ) -> list[ScanRow]:
-    """Scanned stamps of a facility's lots (None: every facility), most recent first."""
+    """Scanned stamps of a facility's lots (None: every facility), most recent first;
+    ``flagged_only``: those with a signal (a note or a second claim) or a decision."""
     in_batch = and_(
         StampScanState.serial >= StampBatch.first_serial,
         StampScanState.serial < StampBatch.first_serial + StampBatch.count,
@@ -165,10 +193,12 @@ def facility_scans(
     )
     if facility_id is not None:
         query = query.where(Lot.facility_id == facility_id)
-    if suspicious_only:
+    if flagged_only:
         query = query.where(
             (StampScanState.scan_count > MAX_PLAUSIBLE_SCANS)
             | StampScanState.distant_places_at.is_not(None)
+            | StampScanState.clone_at.is_not(None)
+            | StampScanState.review.is_not(None)
         )
     return [
         ScanRow(
@@ -178,6 +208,11 @@ def facility_scans(
             first_scan_at=state.first_scan_at,
             last_scan_at=state.last_scan_at,
             distant_places_at=state.distant_places_at,
+            clone_at=state.clone_at,
+            claimed_at=state.claimed_at,
+            review=state.review,
+            review_reason=state.review_reason,
+            reviewed_at=state.reviewed_at,
         )
         for state, lot in session.execute(query)
     ]

@@ -13,17 +13,27 @@ Verdict rules, first match wins for the verdict (every reason that applies is re
    batch was issued under another key (``wrong-key``: only a leaked old key makes that).
 2. **recalled** when the stamp's lot has status ``recalled`` (``lot-recalled``); suspicious
    signals are still reported as further reasons.
-3. **suspicious** when the stamp was scanned more than :data:`MAX_PLAUSIBLE_SCANS` times
-   (``many-scans``), or was seen in two places more than :data:`DISTANT_KM` apart within
-   :data:`DISTANT_WINDOW_H` hours (``distant-places``; once seen, this stays).
+3. **suspicious** only on strong evidence: a reviewer (an inspector, or an operator of the
+   lot's facility) confirmed a flag (``review-confirmed``, with the reviewer's reason), or
+   the stamp's claim code was entered correctly by a second client after the first claim
+   (``claimed-twice``: one of the two items is a clone), unless a reviewer cleared it since.
 4. **genuine** otherwise.
+
+Signals that one client could fake are **notes**, shown but never turning the verdict red
+(ADR 0009): ``many-scans`` when more than :data:`MAX_PLAUSIBLE_SCANS` distinct clients
+scanned the stamp (each client counts once per stamp per day,
+:mod:`agritrace.trace.scan_signals`), ``distant-places`` when places more than
+:data:`DISTANT_KM` apart were each reported by at least :data:`PLACE_MIN_CLIENTS` distinct
+clients within :data:`DISTANT_WINDOW_H` hours. A note flags the stamp for review.
 
 A suspended facility, or a lot whose facility held no valid certificate on the harvest date,
 does not change the verdict (the stamp is real and the produce was made before): it is a
 *caution* shown beside it.
 
 Privacy: nothing that identifies a visitor is stored, ever: no IP address, no user agent. A
-scan adds one to a per-stamp count (a row exists only for stamps that were scanned); a shared
+scan by a client not seen on this stamp today adds one to a per-stamp count (a row exists
+only for stamps that were scanned), remembering only the client's keyed hash for this stamp
+and day (pruned once the day is over); a shared
 place is rounded to :data:`PLACE_DECIMALS` decimal (about 11 km) before it reaches the
 database, and the list of recent places per stamp is kept only as long as the distant-places
 rule needs it (at most :data:`RECENT_PLACES_KEPT`, none older than its window).
@@ -37,14 +47,25 @@ import math
 import re
 import threading
 from bisect import bisect_right
-from collections.abc import Collection, Mapping
+from collections.abc import Callable, Collection, Mapping
 from dataclasses import dataclass, field
 from decimal import ROUND_HALF_EVEN, Decimal
 from enum import StrEnum
 from typing import Any
 
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
-from sqlalchemy import Engine, Select, bindparam, delete, func, select, text, true
+from sqlalchemy import (
+    BigInteger,
+    Engine,
+    Integer,
+    Select,
+    bindparam,
+    delete,
+    func,
+    select,
+    text,
+    true,
+)
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.engine import Dialect
@@ -61,6 +82,7 @@ from agritrace.stamps.codec import (
     short_code,
     verify_stamp,
 )
+from agritrace.trace import scan_signals
 from agritrace.trace.issuance import batch_for_serial
 from agritrace.trace.models import (
     Certificate,
@@ -70,6 +92,7 @@ from agritrace.trace.models import (
     Lot,
     LotStatus,
     Product,
+    StampScanClient,
     StampScanPlace,
     StampScanState,
 )
@@ -81,16 +104,20 @@ __all__ = [
     "DISTANT_WINDOW_H",
     "MAX_INPUT_CHARS",
     "MAX_PLAUSIBLE_SCANS",
+    "NEAR_KM",
     "PLACE_DECIMALS",
+    "PLACE_MIN_CLIENTS",
     "RECENT_PLACES_KEPT",
     "BatchInfo",
     "Caution",
     "CertificateInfo",
     "FacilityInfo",
     "LotInfo",
+    "Note",
     "Place",
     "ProductInfo",
     "Reason",
+    "Review",
     "ScanCache",
     "ScanStats",
     "StampCheck",
@@ -98,6 +125,8 @@ __all__ = [
     "check_stamp",
     "coarse_place",
     "distance_km",
+    "distant_evidence",
+    "ensure_state",
     "parse_place",
     "record_scan",
     "scan_stamp",
@@ -105,9 +134,14 @@ __all__ = [
 
 #: Longest scanned text that is even looked at (a stamp URL is under 160 characters).
 MAX_INPUT_CHARS = 1024
-#: A stamp scanned more often than this is suspicious: one unit of produce is not scanned
-#: by twenty different people; a copied stamp on many units is.
+#: A stamp scanned by more distinct clients (per day) than this gets the many-scans note:
+#: one unit of produce is not scanned by twenty different people; a copied stamp on many
+#: units may be.
 MAX_PLAUSIBLE_SCANS = 20
+#: Distinct clients that must report places near each other before that place is evidence.
+PLACE_MIN_CLIENTS = 2
+#: Places closer than this count as the same place when clients' reports are grouped.
+NEAR_KM = 150.0
 #: Two scans further apart than this ...
 DISTANT_KM = 300.0
 #: ... within this many hours of each other mean the stamp exists twice.
@@ -146,8 +180,23 @@ class Reason(StrEnum):
     UNKNOWN_SERIAL = "unknown-serial"
     WRONG_KEY = "wrong-key"
     LOT_RECALLED = "lot-recalled"
+    REVIEW_CONFIRMED = "review-confirmed"
+    CLAIMED_TWICE = "claimed-twice"
+
+
+class Note(StrEnum):
+    """Signals any client could make up: shown, and flagging the stamp for review, but
+    never changing the verdict."""
+
     MANY_SCANS = "many-scans"
     DISTANT_PLACES = "distant-places"
+
+
+class Review(StrEnum):
+    """A reviewer's decision on a flagged stamp."""
+
+    CONFIRMED = "confirmed"
+    CLEARED = "cleared"
 
 
 class Caution(StrEnum):
@@ -175,12 +224,27 @@ def _iso(moment: dt.datetime | None) -> str | None:
 
 @dataclass(frozen=True, slots=True)
 class ScanStats:
-    """How often a stamp was scanned. ``count`` 0 means never (or not a real stamp)."""
+    """What is known about a stamp's scans: ``count`` distinct clients (each once per day;
+    0 means never scanned, or not a real stamp), its claim and the latest review."""
 
     count: int = 0
     first_scan_at: dt.datetime | None = None
     last_scan_at: dt.datetime | None = None
     distant_places_at: dt.datetime | None = None
+    claimed_at: dt.datetime | None = None
+    claim_province: str | None = None
+    clone_at: dt.datetime | None = None
+    review: Review | None = None
+    review_reason: str | None = None
+    reviewed_at: dt.datetime | None = None
+
+    @property
+    def clone(self) -> bool:
+        """A second client claimed the stamp, and no review cleared that since."""
+        if self.clone_at is None:
+            return False
+        cleared = self.review is Review.CLEARED and self.reviewed_at is not None
+        return not (cleared and self.reviewed_at >= self.clone_at)  # type: ignore[operator]
 
     def to_json(self) -> dict[str, Any]:
         return {
@@ -328,7 +392,8 @@ class StampCheck:
     ``reason`` is the reason behind the verdict (None when genuine); ``reasons`` lists every
     reason that applies, ``reason`` first. For a not-genuine code only ``verdict``,
     ``reason(s)``, ``serial`` (when the code was readable) and ``checked_at`` are set.
-    ``recorded`` says whether this call counted a scan.
+    ``recorded`` says whether this call counted a scan. ``notes`` are signals that do not
+    change the verdict; ``claimable`` says the stamp has a claim code (scratch-off).
     """
 
     verdict: Verdict
@@ -336,6 +401,8 @@ class StampCheck:
     checked_at: dt.datetime
     reasons: tuple[Reason, ...] = ()
     cautions: tuple[Caution, ...] = ()
+    notes: tuple[Note, ...] = ()
+    claimable: bool = False
     serial: int | None = None
     batch: BatchInfo | None = None
     lot: LotInfo | None = None
@@ -363,6 +430,7 @@ class StampCheck:
             "reason": self.reason.value if self.reason else None,
             "reasons": [r.value for r in self.reasons],
             "cautions": [c.value for c in self.cautions],
+            "notes": [n.value for n in self.notes],
             "checked_at": _iso(self.checked_at),
             "serial": self.serial,
             "short_code": self.short_code,
@@ -372,8 +440,31 @@ class StampCheck:
             "facility": self.facility.to_json() if self.facility else None,
             "certificate": self.certificate.to_json() if self.certificate else None,
             "scans": self.scans.to_json(),
+            "claim": self._claim_json(),
+            "review": self._review_json(),
             "journey": [_step_json(step) for step in self.journey],
             "recall": _step_json(self.recall) if self.recall else None,
+        }
+
+    def _claim_json(self) -> dict[str, Any] | None:
+        if not self.claimable:
+            return None
+        stats = self.scans
+        return {
+            "claimed": stats.claimed_at is not None,
+            "claimed_on": stats.claimed_at.date().isoformat() if stats.claimed_at else None,
+            "province": stats.claim_province,
+            "claimed_twice": stats.clone,
+        }
+
+    def _review_json(self) -> dict[str, Any] | None:
+        stats = self.scans
+        if stats.review is None:
+            return None
+        return {
+            "decision": stats.review.value,
+            "reason": stats.review_reason,
+            "reviewed_at": _iso(stats.reviewed_at),
         }
 
 
@@ -418,27 +509,65 @@ def distance_km(a: Place, b: Place) -> float:
     return 2 * EARTH_RADIUS_KM * math.asin(min(1.0, math.sqrt(h)))
 
 
+def distant_evidence(reports: Collection[tuple[Place, str]]) -> bool:
+    """Whether ``reports`` (place, client key) show the stamp in two places more than
+    :data:`DISTANT_KM` apart, each backed by at least :data:`PLACE_MIN_CLIENTS` distinct
+    clients (reports within :data:`NEAR_KM` of a place back it). One client, or a few
+    clients all on one side, never make evidence."""
+
+    def backers(place: Place) -> set[str]:
+        return {client for other, client in reports if distance_km(place, other) <= NEAR_KM}
+
+    places = {place for place, _ in reports}
+    strong = [p for p in places if len(backers(p)) >= PLACE_MIN_CLIENTS]
+    return any(distance_km(a, b) > DISTANT_KM for a in strong for b in strong)
+
+
 # -- recording ------------------------------------------------------------------------------
 
 
-def _upsert(session: Session, serial: int, now: dt.datetime, *, count: bool) -> StampScanState:
-    """Create the stamp's row or bump its count, atomically, and return the row as it now
-    is (one statement, one round trip: INSERT .. ON CONFLICT .. RETURNING)."""
+def _new_client(session: Session, serial: int, client: str, now: dt.datetime) -> int:
+    """1 if ``client`` had not scanned ``serial`` in this period (and remember that it has
+    now), else 0; forgets the stamp's clients of past periods."""
+    current = scan_signals.period(now)
+    insert = sqlite_insert if is_sqlite(session) else pg_insert
+    session.execute(
+        delete(StampScanClient)
+        .where(StampScanClient.serial == serial, StampScanClient.period < current)
+        .execution_options(synchronize_session=False)
+    )
+    fresh = session.execute(
+        insert(StampScanClient)
+        .values(serial=serial, period=current, client=client)
+        .on_conflict_do_nothing()
+        .returning(StampScanClient.serial)
+    ).first()
+    return 0 if fresh is None else 1
+
+
+def _upsert(session: Session, serial: int, now: dt.datetime, *, increment: int) -> StampScanState:
+    """Create the stamp's row or add ``increment`` (0 or 1) to its count, atomically, and
+    return the row as it now is (one statement: INSERT .. ON CONFLICT .. RETURNING). An
+    increment of 0 still makes the row exist and locks it like a counted scan would."""
     insert = sqlite_insert if is_sqlite(session) else pg_insert
     statement = insert(StampScanState).values(
-        serial=serial, scan_count=1, first_scan_at=now, last_scan_at=now
+        serial=serial, scan_count=increment, first_scan_at=now, last_scan_at=now
     )
-    # Without ``count`` (a place sent after the scan was counted) the update is a no-op that
-    # still makes the row exist and locks it like a counted scan would.
     changes: dict[str, Any] = (
         {"scan_count": StampScanState.scan_count + 1, "last_scan_at": now}
-        if count
+        if increment
         else {"scan_count": StampScanState.scan_count}
     )
     upsert = statement.on_conflict_do_update(index_elements=["serial"], set_=changes)
     return session.scalars(
         upsert.returning(StampScanState), execution_options={"populate_existing": True}
     ).one()
+
+
+def ensure_state(session: Session, serial: int, now: dt.datetime) -> StampScanState:
+    """The stamp's scan state row, created (uncounted) if missing and locked for this
+    transaction (for claims and reviews, inside the caller's write transaction)."""
+    return _upsert(session, serial, now, increment=0)
 
 
 def _state(session: Session, serial: int) -> StampScanState | None:
@@ -452,30 +581,65 @@ def _state(session: Session, serial: int) -> StampScanState | None:
 def _stats(state: StampScanState | None) -> ScanStats:
     if state is None:
         return ScanStats()
-    return ScanStats(
-        count=state.scan_count,
-        first_scan_at=state.first_scan_at,
-        last_scan_at=state.last_scan_at,
-        distant_places_at=state.distant_places_at,
+    return _stats_of(
+        state.scan_count,
+        state.first_scan_at,
+        state.last_scan_at,
+        *(getattr(state, name) for name in _STATS_COLUMNS),
     )
 
 
-def _record_place(session: Session, state: StampScanState, place: Place, now: dt.datetime) -> None:
+#: The state's columns a verdict needs besides the count and scan times, in this order.
+_STATS_COLUMNS = (
+    "distant_places_at",
+    "claimed_at",
+    "claim_province",
+    "clone_at",
+    "review",
+    "review_reason",
+    "reviewed_at",
+)
+
+
+def _stats_of(*row: Any) -> ScanStats:
+    count, first, last, distant, claimed, province, clone, review, reason, reviewed = row
+    return ScanStats(
+        count=count,
+        first_scan_at=_utc(first),
+        last_scan_at=_utc(last),
+        distant_places_at=_utc(distant),
+        claimed_at=_utc(claimed),
+        claim_province=province,
+        clone_at=_utc(clone),
+        review=Review(review) if review else None,
+        review_reason=reason,
+        reviewed_at=_utc(reviewed),
+    )
+
+
+def _record_place(
+    session: Session, state: StampScanState, place: Place, now: dt.datetime, client: str
+) -> None:
+    """Keep ``client``'s place for the stamp (its first one in the window only: a client
+    reports one place per stamp) and set ``distant_places_at`` when the recent places of
+    distinct clients are evidence (:func:`distant_evidence`)."""
     window = dt.timedelta(hours=DISTANT_WINDOW_H)
     recent = session.execute(
-        select(StampScanPlace.lat, StampScanPlace.lon, StampScanPlace.at)
+        select(StampScanPlace.lat, StampScanPlace.lon, StampScanPlace.client)
         .where(StampScanPlace.serial == state.serial, StampScanPlace.at >= now - window)
         .order_by(StampScanPlace.at.desc(), StampScanPlace.id.desc())
         .limit(RECENT_PLACES_KEPT)
     ).all()
-    distant = any(
-        abs(at - now) <= window and distance_km(place, (lat, lon)) > DISTANT_KM
-        for lat, lon, at in recent
+    reports = [((lat, lon), who or "") for lat, lon, who in recent]
+    if any(who == client for _, who in reports):
+        return
+    reports.append((place, client))
+    session.add(
+        StampScanPlace(serial=state.serial, lat=place[0], lon=place[1], at=now, client=client)
     )
-    session.add(StampScanPlace(serial=state.serial, lat=place[0], lon=place[1], at=now))
     state.last_place_lat, state.last_place_lon = place
     state.last_place_at = now
-    if distant and state.distant_places_at is None:
+    if state.distant_places_at is None and distant_evidence(reports):
         state.distant_places_at = now
     session.flush()
     # Keep the table bounded: only places the rule can still use, at most RECENT_PLACES_KEPT.
@@ -508,12 +672,15 @@ def record_scan(
     session: Session,
     serial: int,
     *,
+    client: str,
     place: Place | None,
     now: dt.datetime,
     count: bool = True,
 ) -> ScanStats:
-    """Count one scan of ``serial`` at ``now`` and, if given, the coarse ``place`` it was
-    made at; return the stamp's updated stats. Commits.
+    """Count one scan of ``serial`` at ``now`` by ``client`` (its key for this stamp and
+    day, :func:`~agritrace.trace.scan_signals.client_key`: a client counts once per stamp
+    per day) and, if given, the coarse ``place`` it was made at (one per client); return
+    the stamp's updated stats. Commits.
 
     ``count=False`` records only the place (the visitor's scan was counted already). The
     place is rounded again here, so nothing finer than :data:`PLACE_DECIMALS` is ever stored.
@@ -529,9 +696,10 @@ def record_scan(
         # second of them, which saves a WAL flush per scan. Ledger writes keep full
         # durability (this applies to this transaction only).
         session.execute(text("SET LOCAL synchronous_commit TO OFF"))
-    state = _upsert(session, serial, now, count=count)
+    increment = _new_client(session, serial, client, now) if count else 0
+    state = _upsert(session, serial, now, increment=increment)
     if coarse is not None:
-        _record_place(session, state, coarse, now)
+        _record_place(session, state, coarse, now, client)
     stats = _stats(state)
     session.commit()
     return stats
@@ -539,30 +707,51 @@ def record_scan(
 
 @functools.cache
 def _count_statement() -> Select[Any]:
-    """PostgreSQL: count a scan, relax this transaction's durability and read the ledger
-    size, as one statement (built once: building it costs more than running it)."""
+    """PostgreSQL: count a scan if its client is new to the stamp today (forgetting the
+    clients of past days), relax this transaction's durability and read the ledger size, as
+    one statement (built once: building it costs more than running it)."""
     now = bindparam("now", type_=UTCDateTime())
+    serial, period = bindparam("serial", type_=BigInteger()), bindparam("period", type_=Integer())
+    fresh = (
+        pg_insert(StampScanClient)
+        .values(serial=serial, period=period, client=bindparam("client"))
+        .on_conflict_do_nothing()
+        .returning(StampScanClient.serial)
+        .cte("fresh")
+    )
+    pruned = (
+        delete(StampScanClient)
+        .where(StampScanClient.serial == serial, StampScanClient.period < period)
+        .returning(StampScanClient.serial)
+        .cte("pruned")
+    )
+    increment = select(func.count()).select_from(fresh).scalar_subquery()
+    insert = pg_insert(StampScanState).values(
+        serial=serial, scan_count=increment, first_scan_at=now, last_scan_at=now
+    )
     counted = (
-        pg_insert(StampScanState)
-        .values(serial=bindparam("serial"), scan_count=1, first_scan_at=now, last_scan_at=now)
-        .on_conflict_do_update(
+        insert.on_conflict_do_update(
             index_elements=["serial"],
-            set_={"scan_count": StampScanState.scan_count + 1, "last_scan_at": now},
+            set_={
+                "scan_count": StampScanState.scan_count + insert.excluded.scan_count,
+                "last_scan_at": now,
+            },
         )
         .returning(
             StampScanState.scan_count,
             StampScanState.first_scan_at,
             StampScanState.last_scan_at,
-            StampScanState.distant_places_at,
+            *(getattr(StampScanState, name) for name in _STATS_COLUMNS),
         )
         .cte("counted")
     )
     # A SELECT in a WITH runs only if the query uses it: the cross join makes sure it does.
+    # The data-modifying ``pruned`` always runs; add_cte renders it though nothing reads it.
     relaxed = select(func.set_config("synchronous_commit", "off", true()).label("setting")).cte(
         "relaxed"
     )
     size = select(LedgerHead.size).where(LedgerHead.id == 1).scalar_subquery()
-    return select(counted, size.label("ledger_size")).join(relaxed, true())
+    return select(counted, size.label("ledger_size")).join(relaxed, true()).add_cte(pruned)
 
 
 #: The count statement compiled for each dialect the process has met: SQL text for the
@@ -584,25 +773,36 @@ def _utc(moment: dt.datetime | None) -> dt.datetime | None:
 
 
 def _count_scan(
-    session: Session, serial: int, now: dt.datetime, direct: DirectStatements | None = None
+    session: Session,
+    serial: int,
+    client: str,
+    now: dt.datetime,
+    direct: DirectStatements | None = None,
 ) -> tuple[ScanStats, int]:
-    """Count one scan of ``serial`` (no place) and read the ledger size; commits.
+    """Count one scan of ``serial`` by ``client`` (no place) and read the ledger size;
+    commits.
 
-    The scan page's hot path. On PostgreSQL the upsert, the ledger-head read and the
-    per-transaction ``synchronous_commit = off`` (as in :func:`record_scan`) go to the server
-    as one statement, in autocommit when the session has not begun a transaction yet, so
-    it is one round trip. It runs through the driver, on ``direct``'s connection when given
-    (no pool checkout, session or autocommit switch per scan), else on the session's
-    (:func:`~agritrace.db.driver_rows`). SQLite is in-process, so there it is the same steps
-    one by one.
+    The scan page's hot path. On PostgreSQL the client's key, the count, the ledger-head
+    read and the per-transaction ``synchronous_commit = off`` (as in :func:`record_scan`) go
+    to the server as one statement, in autocommit when the session has not begun a
+    transaction yet, so it is one round trip. It runs through the driver, on ``direct``'s
+    connection when given (no pool checkout, session or autocommit switch per scan), else on
+    the session's (:func:`~agritrace.db.driver_rows`). SQLite is in-process, so there it is
+    the same steps one by one.
     """
     if is_sqlite(session):
         _begin_count(session)
-        stats = _stats(_upsert(session, serial, now, count=True))
+        increment = _new_client(session, serial, client, now)
+        stats = _stats(_upsert(session, serial, now, increment=increment))
         size = head(session).size
         session.commit()
         return stats, size
-    values = {"serial": serial, "now": now.astimezone(dt.UTC)}
+    values = {
+        "serial": serial,
+        "now": now.astimezone(dt.UTC),
+        "client": client,
+        "period": scan_signals.period(now),
+    }
     if direct is not None:
         sql, constants = _count_sql(direct.dialect)
         rows = direct.rows(sql, {**constants, **values})
@@ -615,16 +815,9 @@ def _count_scan(
         sql, constants = _count_sql(conn.dialect)
         rows = driver_rows(conn, sql, {**constants, **values})
         session.commit()
-    if not rows or rows[0][4] is None:
+    if not rows or rows[0][-1] is None:
         raise NotFoundError("the ledger head row is missing: run 'agritrace init'")
-    count, first_scan_at, last_scan_at, distant_places_at, ledger_size = rows[0]
-    stats = ScanStats(
-        count=count,
-        first_scan_at=_utc(first_scan_at),
-        last_scan_at=_utc(last_scan_at),
-        distant_places_at=_utc(distant_places_at),
-    )
-    return stats, ledger_size
+    return _stats_of(*rows[0][:-1]), rows[0][-1]
 
 
 # -- judging --------------------------------------------------------------------------------
@@ -729,6 +922,7 @@ class _CachedBatch:
     lot_id: int
     facility_id: int
     info: BatchInfo
+    claimable: bool = False
 
 
 @dataclass(frozen=True, slots=True)
@@ -805,6 +999,7 @@ class ScanCache:
             key_id=found.key_id,
             lot_id=found.lot_id,
             facility_id=found.lot.facility_id,
+            claimable=found.claim_key is not None,
             info=BatchInfo(
                 id=found.id,
                 first_serial=found.first_serial,
@@ -869,11 +1064,16 @@ def _judge(
     now: dt.datetime,
     recorded: bool,
 ) -> StampCheck:
-    signals = []
+    notes = []
     if stats.count > MAX_PLAUSIBLE_SCANS:
-        signals.append(Reason.MANY_SCANS)
+        notes.append(Note.MANY_SCANS)
     if stats.distant_places_at is not None:
-        signals.append(Reason.DISTANT_PLACES)
+        notes.append(Note.DISTANT_PLACES)
+    signals = []
+    if stats.review is Review.CONFIRMED:
+        signals.append(Reason.REVIEW_CONFIRMED)
+    if stats.clone:
+        signals.append(Reason.CLAIMED_TWICE)
     if view.lot.recalled:
         verdict, reasons = Verdict.RECALLED, (Reason.LOT_RECALLED, *signals)
     elif signals:
@@ -885,6 +1085,8 @@ def _judge(
         reason=reasons[0] if reasons else None,
         reasons=reasons,
         cautions=view.cautions,
+        notes=tuple(notes),
+        claimable=batch.claimable,
         checked_at=now,
         serial=stamp.serial,
         batch=batch.info,
@@ -941,6 +1143,7 @@ def scan_stamp(
     prefix: str,
     public_keys: Mapping[int, Ed25519PublicKey],
     now: dt.datetime,
+    client: Callable[[int], str],
     place: Place | None = None,
     count: bool = True,
     counted: Collection[int] = frozenset(),
@@ -950,6 +1153,9 @@ def scan_stamp(
     """What the scan page does: judge the code and, for a genuine issued stamp, record the
     scan (``count``) and the shared ``place`` first, so the verdict includes this scan.
 
+    ``client`` gives the visitor's key for a serial (a keyed hash of its address for that
+    stamp and day, :func:`~agritrace.trace.scan_signals.client_key`): a client counts once
+    per stamp per day, and reports one place per stamp.
     ``counted`` are serials whose scans by this visitor were counted already (the browser
     keeps that list, not the server): opening the page again, or switching its language,
     is not a new scan. Codes that are not genuine are never recorded (forgers must not fill
@@ -964,13 +1170,20 @@ def scan_stamp(
     count = count and stamp.serial not in counted
     if count and place is None:
         # The common case: one round trip counts the scan and says whether the ledger grew.
-        stats, size = _count_scan(session, stamp.serial, now, direct)
+        stats, size = _count_scan(session, stamp.serial, client(stamp.serial), now, direct)
         cache.refresh(session, size=size)
         recorded = True
     else:
         cache.refresh(session)
         if count or place is not None:
-            stats = record_scan(session, stamp.serial, place=place, now=now, count=count)
+            stats = record_scan(
+                session,
+                stamp.serial,
+                client=client(stamp.serial),
+                place=place,
+                now=now,
+                count=count,
+            )
             recorded = count
         else:
             stats, recorded = _stats(_state(session, stamp.serial)), False

@@ -310,11 +310,17 @@ def issue_batch() -> Response:
     target = _lot(_text(body, "lot") or "")
     ref = f"{target.facility.code}/{target.code}"
     count = _text(body, "count") or ""
+    claim_codes = _flag(body, "claim_codes", False)
 
     def issue() -> Any:
         key_id = ring().active(KeyPurpose.STAMP).key_id
         return issuance.issue_batch(
-            db(), lot_ref=ref, count=count, key_id=key_id, prefix=state().prefix
+            db(),
+            lot_ref=ref,
+            count=count,
+            key_id=key_id,
+            prefix=state().prefix,
+            claim_codes=claim_codes,
         )
 
     batch = _write(issue)

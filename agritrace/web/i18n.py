@@ -79,10 +79,32 @@ VI: dict[str, str] = {
     "reason.unknown-serial": "Số sê-ri của tem này chưa bao giờ được cấp.",
     "reason.wrong-key": "Tem được ký bằng khóa khác với khóa đã dùng khi cấp lô tem này.",
     "reason.lot-recalled": "Lô hàng đã bị thu hồi.",
-    "reason.many-scans": "Tem này đã được quét {count} lần, nhiều hơn một sản phẩm thật "
-    "thường được quét (tối đa {limit}).",
-    "reason.distant-places": "Tem này đã được quét ở hai nơi cách nhau hơn {km} km "
-    "trong vòng {hours} giờ.",
+    "reason.review-confirmed": "Cơ quan kiểm tra hoặc cơ sở sản xuất đã xem xét và xác nhận "
+    "tem này đáng ngờ: {reason}",
+    "reason.claimed-twice": "Mã xác nhận dưới lớp cào của tem này đã được dùng bởi hai người "
+    "khác nhau: một trong hai sản phẩm là hàng sao chép. Tem đã được báo để xem xét.",
+    "notes.heading": "Ghi chú (không ảnh hưởng kết quả)",
+    "note.many-scans": "Tem này đã được {count} thiết bị khác nhau quét (mỗi thiết bị chỉ tính "
+    "một lần mỗi ngày), nhiều hơn một sản phẩm thường được quét (tối đa {limit}). Đây chỉ là "
+    "ghi chú: tem sẽ được xem xét.",
+    "note.distant-places": "Nhiều người khác nhau đã báo tem này ở hai nơi cách nhau hơn {km} "
+    "km trong vòng {hours} giờ. Đây chỉ là ghi chú: tem sẽ được xem xét.",
+    "review.cleared": "Đã được xem xét: {reason}",
+    "claim.heading": "Mã xác nhận (dưới lớp cào)",
+    "claim.explain": "Sau khi mua, hãy cào lớp phủ trên tem và nhập mã 10 chữ số để xác nhận "
+    "sản phẩm là của bạn. Người quét sau sẽ thấy sản phẩm đã được xác nhận.",
+    "claim.code": "Mã xác nhận",
+    "claim.province": "Tỉnh, thành phố (không bắt buộc)",
+    "claim.province_none": "Không nêu",
+    "claim.submit": "Xác nhận sản phẩm",
+    "claim.claimed": "Sản phẩm mang tem này đã được xác nhận ngày {day}{where}.",
+    "claim.where": ", tại {province}",
+    "claim.intact": "Nếu lớp cào trên sản phẩm của bạn còn nguyên, sản phẩm này là hàng sao "
+    "chép: đừng mua và hãy báo cho nơi bán.",
+    "claim.outcome.claimed": "Cảm ơn bạn: sản phẩm đã được xác nhận là của bạn.",
+    "claim.outcome.yours": "Bạn đã xác nhận sản phẩm này trước đây.",
+    "claim.outcome.clone": "Mã này đã được người khác dùng trước bạn: một trong hai sản phẩm là "
+    "hàng sao chép. Tem đã được báo để xem xét.",
     "caution.facility-suspended": "Cơ sở sản xuất hiện đang bị đình chỉ.",
     "caution.facility-suspended.reason": "Cơ sở sản xuất hiện đang bị đình chỉ: {reason}",
     "caution.no-valid-certificate": "Cơ sở không có chứng nhận còn hiệu lực vào ngày thu hoạch.",
@@ -186,6 +208,20 @@ VI: dict[str, str] = {
     "nav.portal": "Lô hàng",
     "nav.record": "Ghi sự kiện",
     "nav.scans": "Lượt quét",
+    "nav.flagged": "Tem cần xem xét",
+    "review.explain": "Tem có dấu hiệu (nhiều thiết bị quét, nhiều người báo ở hai nơi xa nhau, "
+    "mã xác nhận bị dùng hai lần) cần được xem xét. Xác nhận làm tem hiện Đáng ngờ với lý do "
+    "của bạn; gỡ bỏ làm các dấu hiệu không còn được nêu. Mỗi quyết định được ghi vào sổ cái.",
+    "review.signals": "Dấu hiệu",
+    "review.signal.many-scans": "nhiều thiết bị quét",
+    "review.signal.claimed-twice": "mã xác nhận dùng hai lần",
+    "review.signal.claimed": "đã xác nhận",
+    "review.pending": "Chờ xem xét",
+    "review.decide": "Quyết định",
+    "review.decision.confirmed": "Xác nhận đáng ngờ",
+    "review.decision.cleared": "Gỡ bỏ",
+    "review.reason": "Lý do",
+    "review.submit": "Ghi quyết định",
     "nav.ledger": "Sổ cái",
     "nav.facilities": "Cơ sở",
     "nav.lots": "Các lô",
@@ -275,6 +311,8 @@ VI: dict[str, str] = {
     "portal.receive": "Ghi tiếp nhận",
     "portal.lots": "Các lô của cơ sở",
     "portal.suspicious": "Tem đáng ngờ",
+    "portal.claim_codes": "Có mã xác nhận dưới lớp cào",
+    "portal.with_claim_codes": "có mã xác nhận",
     "portal.scanned_times": "quét {count} lần",
     "portal.recorded": "Đã ghi vào sổ cái, mục #{index}.",
     "portal.batches": "Lô tem",
@@ -467,10 +505,32 @@ EN: dict[str, str] = {
     "reason.unknown-serial": "This stamp's serial number was never issued.",
     "reason.wrong-key": "The stamp was signed with another key than its batch was issued under.",
     "reason.lot-recalled": "The lot has been recalled.",
-    "reason.many-scans": "This stamp has been scanned {count} times, more than a real product "
-    "is (at most {limit}).",
-    "reason.distant-places": "This stamp was scanned in two places more than {km} km apart "
-    "within {hours} hours.",
+    "reason.review-confirmed": "An inspector or the producer reviewed this stamp and "
+    "confirmed it is suspicious: {reason}",
+    "reason.claimed-twice": "The claim code under this stamp's scratch-off layer was entered "
+    "by two different people: one of the two items is a copy. The stamp is flagged for review.",
+    "notes.heading": "Notes (they do not change the verdict)",
+    "note.many-scans": "{count} different devices have scanned this stamp (each counted once "
+    "a day), more than a product usually is (at most {limit}). This is only a note: the "
+    "stamp will be reviewed.",
+    "note.distant-places": "Several different people reported this stamp in two places more "
+    "than {km} km apart within {hours} hours. This is only a note: the stamp will be reviewed.",
+    "review.cleared": "Reviewed: {reason}",
+    "claim.heading": "Claim code (under the scratch-off)",
+    "claim.explain": "After buying, scratch off the layer on the stamp and enter its 10-digit "
+    "code to claim the item as yours. Later scans will show that the item was claimed.",
+    "claim.code": "Claim code",
+    "claim.province": "Province or city (optional)",
+    "claim.province_none": "Not given",
+    "claim.submit": "Claim this item",
+    "claim.claimed": "The item with this stamp was claimed on {day}{where}.",
+    "claim.where": ", in {province}",
+    "claim.intact": "If the scratch-off layer on your item is intact, your item is a copy: "
+    "do not buy it, and tell the seller.",
+    "claim.outcome.claimed": "Thank you: the item is now claimed as yours.",
+    "claim.outcome.yours": "You claimed this item before.",
+    "claim.outcome.clone": "This code was used by someone else before you: one of the two "
+    "items is a copy. The stamp is flagged for review.",
     "caution.facility-suspended": "The producing facility is currently suspended.",
     "caution.facility-suspended.reason": "The producing facility is currently suspended: {reason}",
     "caution.no-valid-certificate": "The facility held no valid certificate on the harvest date.",
@@ -570,6 +630,21 @@ EN: dict[str, str] = {
     "nav.portal": "Lots",
     "nav.record": "Record an event",
     "nav.scans": "Scans",
+    "nav.flagged": "Flagged stamps",
+    "review.explain": "Stamps with signals (many devices, places far apart reported by "
+    "several people, a claim code used twice) wait for review. Confirming shows the stamp as "
+    "Suspicious with your reason; clearing stops its signals from counting against it. Each "
+    "decision is recorded in the ledger.",
+    "review.signals": "Signals",
+    "review.signal.many-scans": "many devices",
+    "review.signal.claimed-twice": "claim code used twice",
+    "review.signal.claimed": "claimed",
+    "review.pending": "Awaiting review",
+    "review.decide": "Decision",
+    "review.decision.confirmed": "Confirm suspicious",
+    "review.decision.cleared": "Clear",
+    "review.reason": "Reason",
+    "review.submit": "Record decision",
     "nav.ledger": "Ledger",
     "nav.facilities": "Facilities",
     "nav.lots": "Lots",
@@ -659,6 +734,8 @@ EN: dict[str, str] = {
     "portal.receive": "Record receiving",
     "portal.lots": "Lots of this facility",
     "portal.suspicious": "Suspicious stamps",
+    "portal.claim_codes": "With claim codes under a scratch-off layer",
+    "portal.with_claim_codes": "with claim codes",
     "portal.scanned_times": "scanned {count} times",
     "portal.recorded": "Recorded in the ledger as entry #{index}.",
     "portal.batches": "Stamp batches",

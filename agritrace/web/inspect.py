@@ -30,7 +30,14 @@ from agritrace.trace.models import Certificate, Role
 from agritrace.web import db, ring, state
 from agritrace.web.auth import current_user, protect, require
 from agritrace.web.charts import bar_chart
-from agritrace.web.views import attempt, export_lot, export_range, export_response, form_text
+from agritrace.web.views import (
+    attempt,
+    export_lot,
+    export_range,
+    export_response,
+    form_text,
+    review_response,
+)
 
 __all__ = ["AUDIT_THREADS", "bp"]
 
@@ -336,6 +343,21 @@ def export_fsma() -> ResponseReturnValue:
     return export_response(made, name)
 
 
+@bp.get("/stamps")
+@inspector
+def stamps() -> ResponseReturnValue:
+    """Stamps flagged for review (or decided), every facility."""
+    rows = overview.facility_scans(db(), facility_id=None, flagged_only=True, limit=500)
+    return render_template("inspect/stamps.html", rows=rows)
+
+
+@bp.post("/stamps/<int:serial>/review")
+@inspector
+def review(serial: int) -> ResponseReturnValue:
+    """Confirm or clear a flag on any stamp, with a reason (a ledger entry, a checkpoint)."""
+    return review_response(serial, redirect_to=url_for("inspect.stamps"))
+
+
 @bp.get("/dashboard")
 @inspector
 def dashboard() -> ResponseReturnValue:
@@ -362,6 +384,6 @@ def dashboard() -> ResponseReturnValue:
         series=series,
         issued_chart=issued,
         scanned_chart=scanned,
-        suspicious=overview.facility_scans(db(), facility_id=None, suspicious_only=True, limit=50),
+        suspicious=overview.facility_scans(db(), facility_id=None, flagged_only=True, limit=50),
         since=today - dt.timedelta(days=days - 1),
     )

@@ -171,12 +171,21 @@ _SCHEMAS: dict[str, Any] = {
             "prefix": _STRING,
             "ledger_index": _INT,
             "created_at": _STRING,
+            "claim_codes": {"type": "boolean"},
         },
     },
     "NewBatch": {
         "type": "object",
         "required": ["lot", "count"],
-        "properties": {"lot": _STRING, "count": {"type": ["string", "integer"]}},
+        "properties": {
+            "lot": _STRING,
+            "count": {"type": ["string", "integer"]},
+            "claim_codes": {
+                "type": "boolean",
+                "description": "give each stamp a claim code for a scratch-off layer "
+                "(printed in the PDF labels and the CSV's claim_code column)",
+            },
+        },
     },
     "Event": {
         "type": "object",
@@ -269,6 +278,30 @@ _SCHEMAS: dict[str, Any] = {
         "properties": {
             "verdict": {"enum": ["genuine", "recalled", "suspicious", "not_genuine"]},
             "reason": _NULLABLE_STRING,
+            "notes": {
+                "type": "array",
+                "items": {"enum": ["many-scans", "distant-places"]},
+                "description": "signals any client could fake: informational, they never "
+                "change the verdict",
+            },
+            "claim": {
+                "type": ["object", "null"],
+                "description": "null unless the stamp has a scratch-off claim code",
+                "properties": {
+                    "claimed": {"type": "boolean"},
+                    "claimed_on": _NULLABLE_STRING,
+                    "province": _NULLABLE_STRING,
+                    "claimed_twice": {"type": "boolean"},
+                },
+            },
+            "review": {
+                "type": ["object", "null"],
+                "properties": {
+                    "decision": {"enum": ["confirmed", "cleared"]},
+                    "reason": _STRING,
+                    "reviewed_at": _STRING,
+                },
+            },
         },
     },
 }

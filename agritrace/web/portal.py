@@ -22,7 +22,7 @@ from agritrace.trace.event_models import Step
 from agritrace.trace.models import Facility, Lot, Role
 from agritrace.web import db, ring, state
 from agritrace.web.auth import current_user, protect, require
-from agritrace.web.views import attempt, form_text, print_batch
+from agritrace.web.views import attempt, form_text, print_batch, review_response
 
 __all__ = ["bp"]
 
@@ -75,7 +75,7 @@ def home() -> ResponseReturnValue:
         lots=registry.list_lots(db(), facility_code=facility.code),
         incoming=overview.in_transit_to(db(), facility),
         suspicious=overview.facility_scans(
-            db(), facility_id=facility.id, suspicious_only=True, limit=20
+            db(), facility_id=facility.id, flagged_only=True, limit=20
         ),
     )
 
@@ -166,6 +166,7 @@ def issue(code: str) -> ResponseReturnValue:
             count=form_text(request.form, "count", limit=20),
             key_id=key_id,
             prefix=state().prefix,
+            claim_codes=request.form.get("claim_codes") == "1",
         )
         return batch.id
 
@@ -333,6 +334,14 @@ def correct(index: int) -> ResponseReturnValue:
     if error is not None:
         return _lot_page(lot, error=error, status=error.http_status)
     return redirect(url_for("portal.lot", code=lot.code), 303)
+
+
+@bp.post("/scans/<int:serial>/review")
+@operator
+def review(serial: int) -> ResponseReturnValue:
+    """Confirm or clear a flag on one of this facility's stamps, with a reason (a ledger
+    entry, then a checkpoint); another facility's stamp is refused (403)."""
+    return review_response(serial, redirect_to=url_for("portal.scans"))
 
 
 @bp.get("/scans")

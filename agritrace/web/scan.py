@@ -2,12 +2,15 @@
 
 ``GET /S/<code>`` (or ``/s/``, any letter case) shows the verdict first, then the product,
 lot, facility and certificate, the journey with a ledger badge per step, and the scan count.
-Opening it counts a scan once per browser (the browser's signed session cookie remembers
-the last few stamps it counted; the server keeps nothing about the visitor); ``HEAD`` and
-known link-preview fetchers and crawlers get the page without counting. ``POST`` to
-the same address shares a coarse place (latitude and longitude, rounded to 0.1 degree),
-with this site's form token. ``/`` explains how to check a stamp and has a form to type a
-code; ``/check`` sends it to the stamp's page.
+Opening it counts a scan once per client per stamp per day (a keyed hash of the client's
+address for that stamp and day, :mod:`agritrace.trace.scan_signals`; the browser's signed
+session cookie also remembers the last few stamps it counted; no address is stored);
+``HEAD`` and known link-preview fetchers and crawlers get the page without counting.
+``POST`` to the same address, with the page's form token (bound to the stamp, valid 15
+minutes), shares a coarse place (``action=place``: latitude and longitude, rounded to 0.1
+degree; one per client) or claims the item with the code under its scratch-off layer
+(``action=claim``; :mod:`agritrace.trace.claiming`). ``/`` explains how to check a stamp
+and has a form to type a code; ``/check`` sends it to the stamp's page.
 
 Every page works without JavaScript; ``static/place.js`` only fills in the place form from
 the phone's location when the visitor asks.
@@ -15,6 +18,8 @@ the phone's location when the visitor asks.
 
 from __future__ import annotations
 
+import datetime as dt
+import functools
 import re
 import threading
 from typing import Any
@@ -33,10 +38,11 @@ from flask.typing import ResponseReturnValue
 from markupsafe import Markup
 
 from agritrace.db import utcnow
-from agritrace.trace import scans
+from agritrace.errors import InvalidInputError
+from agritrace.stamps.codec import MalformedStampError, parse
+from agritrace.trace import claiming, scan_signals, scans
 from agritrace.web import db, state
 from agritrace.web.i18n import current_language, translate
-from agritrace.web.security import check_csrf, csrf_token
 
 __all__ = ["REMEMBERED_SCANS", "bp"]
 
@@ -56,6 +62,8 @@ PREVIEW_AGENTS = re.compile(
 #: How many counted stamps a browser's session cookie remembers.
 REMEMBERED_SCANS = 20
 _COUNTED_KEY = "counted"
+#: Serials this browser claimed (its claim receipts, in the signed session cookie).
+_CLAIMS_KEY = "claims"
 
 bp = Blueprint("scan", __name__)
 
@@ -153,22 +161,89 @@ def no_code() -> ResponseReturnValue:
     return redirect(url_for("scan.landing"), 303)
 
 
+def _address() -> str:
+    """The client's network address (behind TLS, the one proxy's ``X-Forwarded-For``); it
+    only ever enters keyed hashes, never storage."""
+    return request.remote_addr or ""
+
+
+def _secret() -> bytes:
+    return _scan_secret(str(current_app.secret_key))
+
+
+@functools.cache
+def _scan_secret(secret_key: str) -> bytes:
+    return scan_signals.scan_secret(secret_key)
+
+
+def _posted_serial(code: str) -> int:
+    """The serial a posted form is for, once its stamp-bound token checks out (403 else)."""
+    try:
+        serial = parse(code[: scans.MAX_INPUT_CHARS]).stamp.serial
+    except MalformedStampError:
+        raise scan_signals.FormTokenError from None
+    token = request.form.get("token", "")
+    scan_signals.check_form_token(_secret(), serial, token, now=utcnow())
+    return serial
+
+
+def _claim(code: str, serial: int, now: dt.datetime) -> claiming.ClaimOutcome | None:
+    """Claim the stamp with the posted code (only a genuine issued stamp can be claimed)."""
+    web = state()
+    check = scans.check_stamp(
+        db(),
+        code,
+        prefix=web.prefix,
+        public_keys=web.keys.stamp_keys(),
+        now=now,
+        cache=web.scan_cache,
+    )
+    if check.verdict is scans.Verdict.NOT_GENUINE or not check.claimable:
+        raise InvalidInputError(key="claim.unavailable", field="claim")
+    receipts = _receipts()
+    outcome = claiming.claim_stamp(
+        db(),
+        serial=serial,
+        text=request.form.get("claim", ""),
+        client=scan_signals.claim_client_key(_secret(), _address(), serial),
+        province=request.form.get("province") or None,
+        now=now,
+        mine=serial in receipts,
+    )
+    if outcome is not claiming.ClaimOutcome.CLONE:
+        session[_CLAIMS_KEY] = [*[s for s in receipts if s != serial], serial][-REMEMBERED_SCANS:]
+    return outcome
+
+
+def _receipts() -> frozenset[int]:
+    raw = session.get(_CLAIMS_KEY)
+    if not isinstance(raw, list):
+        return frozenset()
+    return frozenset(s for s in raw if isinstance(s, int) and not isinstance(s, bool))
+
+
 @bp.route("/S/<path:code>", methods=["GET", "POST"])
 @bp.route("/s/<path:code>", methods=["GET", "POST"], endpoint="stamp_lower")
 def stamp(code: str) -> ResponseReturnValue:
     web = state()
-    place = None
+    now = utcnow()
+    place, outcome = None, None
     if request.method == "POST":
-        check_csrf()
-        place = scans.parse_place(request.form.get("lat", ""), request.form.get("lon", ""))
+        serial = _posted_serial(code)
+        if request.form.get("action") == "claim":
+            outcome = _claim(code, serial, now)
+        else:
+            place = scans.parse_place(request.form.get("lat", ""), request.form.get("lon", ""))
+    secret, address = _secret(), _address()
     result = scans.scan_stamp(
         db(),
         code,
         prefix=web.prefix,
         public_keys=web.keys.stamp_keys(),
-        now=utcnow(),
+        now=now,
+        client=lambda serial: scan_signals.client_key(secret, address, serial, now),
         place=place,
-        # HEAD, link-preview fetchers and place posts are not scans.
+        # HEAD, link-preview fetchers and posted forms are not scans.
         count=request.method == "GET" and not _preview(request.user_agent.string),
         counted=_counted(),
         cache=web.scan_cache,
@@ -183,7 +258,13 @@ def stamp(code: str) -> ResponseReturnValue:
         lot_cards=_lot_cards(result, lang),
         title=translate(lang, f"verdict.{result.verdict.value}"),
         place_saved=place is not None and result.serial is not None,
-        csrf=csrf_token() if result.lot is not None else "",
+        claim_outcome=outcome.value if outcome is not None else None,
+        provinces=claiming.PROVINCES,
+        token=(
+            scan_signals.form_token(secret, result.serial, now=now)
+            if result.lot is not None and result.serial is not None
+            else ""
+        ),
         limits={
             "limit": scans.MAX_PLAUSIBLE_SCANS,
             "km": int(scans.DISTANT_KM),

@@ -15,18 +15,20 @@ import zipfile
 from collections.abc import Callable
 from typing import Any, TypeVar
 
-from flask import Response
+from flask import Response, redirect, request
+from flask.typing import ResponseReturnValue
 
 from agritrace.db import utcnow
-from agritrace.errors import AgritraceError, InvalidInputError
+from agritrace.errors import AgritraceError, InvalidInputError, PermissionDeniedError
 from agritrace.keys import KeyPurpose, KeyRing
 from agritrace.ledger import store
 from agritrace.ledger.store import LedgerCheckpoint
 from agritrace.stamps.printing import render_pdf, render_png, write_csv
-from agritrace.trace import exports, issuance, journal, registry
+from agritrace.trace import claiming, exports, issuance, journal, registry
 from agritrace.trace.models import Lot, StampBatch
 from agritrace.trace.validation import parse_date
 from agritrace.web import KeyRingUnavailableError, db, ring, sign_checkpoint, state
+from agritrace.web.auth import current_user
 
 __all__ = [
     "MAX_WEB_PDF",
@@ -38,6 +40,7 @@ __all__ = [
     "export_response",
     "form_text",
     "print_batch",
+    "review_response",
 ]
 
 #: Largest batch printed to a PDF in a web request (reportlab holds about 8 KB per stamp).
@@ -62,6 +65,25 @@ def attempt(action: Callable[[], T]) -> tuple[T | None, AgritraceError | None]:
         return None, exc
     sign_checkpoint()
     return result, None
+
+
+def review_response(serial: int, *, redirect_to: str) -> ResponseReturnValue:
+    """Record the signed-in user's review of stamp ``serial`` from the posted form (see
+    :func:`agritrace.trace.claiming.review_stamp`; a checkpoint is signed after), then
+    redirect; an error is raised to the error edge (403 for another facility's stamp)."""
+    decision = form_text(request.form, "decision", limit=20)
+    reason = form_text(request.form, "reason", limit=600)
+    user = current_user()
+    if user is None:  # pragma: no cover - the views require a signed-in user
+        raise PermissionDeniedError(key="access.role_may_not")
+    _, error = attempt(
+        lambda: claiming.review_stamp(
+            db(), serial=serial, decision=decision, reason=reason, user=user, now=utcnow()
+        )
+    )
+    if error is not None:
+        raise error
+    return redirect(redirect_to, 303)
 
 
 def download(content: bytes, *, name: str, media_type: str) -> Response:

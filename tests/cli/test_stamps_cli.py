@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import csv
 import json
+import re
 import subprocess
 from pathlib import Path
 
@@ -63,6 +64,25 @@ def test_printed_pdf_decodes_to_stamps_that_verify(lot: RunCli, tmp_path: Path) 
     assert decoded == expected
     for url in sorted(decoded)[:5]:
         assert lot("stamps", "verify", url).exit_code == 0
+
+
+def test_claim_codes_reach_the_print_shops_csv_and_are_reprinted_identically(
+    lot: RunCli, tmp_path: Path
+) -> None:
+    batch = ok_json(lot("stamps", "issue", "--lot", LOT, "--count", "5", "--claim-codes",
+                        "--csv", str(tmp_path / "a.csv"), "--json"))  # fmt: skip
+    assert batch["claim_codes"] is True
+    with (tmp_path / "a.csv").open(newline="") as fh:
+        rows = list(csv.DictReader(fh))
+    assert len(rows) == 5
+    assert all(re.fullmatch(r"[0-9]{5}-[0-9]{5}", row["claim_code"]) for row in rows)
+    assert len({row["claim_code"] for row in rows}) == 5
+    assert lot("stamps", "print", str(batch["id"]), "--csv", str(tmp_path / "b.csv")).exit_code == 0
+    assert (tmp_path / "a.csv").read_text() == (tmp_path / "b.csv").read_text()
+    plain = ok_json(lot("stamps", "issue", "--lot", LOT, "--count", "1", "--csv",
+                        str(tmp_path / "c.csv"), "--json"))  # fmt: skip
+    assert plain["claim_codes"] is False
+    assert (tmp_path / "c.csv").read_text().splitlines()[0] == "serial,url"
 
 
 def test_png_and_svg_outputs_one_file_per_stamp(lot: RunCli, tmp_path: Path) -> None:

@@ -17,8 +17,9 @@ from typing import Any
 import pytest
 from sqlalchemy import select
 
+from agritrace.stamps import claims
 from agritrace.stamps.codec import Stamp
-from agritrace.trace.models import StampScanState
+from agritrace.trace.models import StampBatch, StampScanState
 from tests.e2e.conftest import ARTIFACTS, serving
 from tests.web.conftest import RECALL_REASON, Site, build_site
 
@@ -135,8 +136,31 @@ def test_suspicious_stamp(live: tuple[Site, str], phone: Any) -> None:
     phone.goto(f"{base}/S/{site.suspicious}")
     assert phone.locator("h1").inner_text() == "ĐÁNG NGỜ"
     _verdict_is_first_and_clear(phone)
-    assert "cách nhau hơn 300 km" in phone.locator("section.verdict").inner_text()
+    assert "được dùng bởi hai người khác nhau" in phone.locator("section.verdict").inner_text()
+    assert "đã được xác nhận ngày" in phone.locator("section.claim").inner_text()
     _shot(phone, "scan-suspicious-vi")
+
+
+def test_claim_form_works_without_javascript(live: tuple[Site, str], browser: Any) -> None:
+    site, base = live
+    code = site.claim_code()
+    with site.sessions() as session:
+        batch = session.get(StampBatch, site.claim_batch["id"])
+        assert batch is not None
+        assert batch.claim_key is not None
+        right = claims.claim_code(bytes.fromhex(batch.claim_key), Stamp.from_text(code).serial)
+    context = _context(browser, java_script_enabled=False)
+    page = context.new_page()
+    page.goto(f"{base}/S/{code}")
+    page.get_by_role("textbox", name="Mã xác nhận").fill(claims.to_text(right))
+    page.get_by_label("Tỉnh, thành phố (không bắt buộc)").select_option("Cần Thơ")
+    page.get_by_role("button", name="Xác nhận sản phẩm").click()
+    _heading(page, "CHÍNH HÃNG")
+    assert page.get_by_text("sản phẩm đã được xác nhận là của bạn").is_visible()
+    other = _context(browser, java_script_enabled=False).new_page()
+    other.goto(f"{base}/S/{code}")
+    assert "tại Cần Thơ" in other.locator("section.claim").inner_text()
+    context.close()
 
 
 def test_forged_stamp(live: tuple[Site, str], phone: Any) -> None:

@@ -68,3 +68,47 @@ def test_every_printed_stamp_decodes_and_opens_as_genuine(site: Site, tmp_path: 
         verdict = client.get(f"/api/v1/stamps/{code}").get_json()
         assert verdict["verdict"] == "genuine"
         assert batch.first_serial <= verdict["serial"] <= batch.last_serial
+
+
+def test_labels_with_claim_codes_still_decode_and_print_each_code_in_its_scratch_area(
+    site: Site, tmp_path: Path
+) -> None:
+    """A batch with claim codes: every QR still decodes at 300 dpi, the PDF's text holds each
+    stamp's claim code with the scratch-off mark, and a printed claim code claims its item."""
+    pdftoppm, pdftotext = require_tool("pdftoppm"), require_tool("pdftotext")
+    key = site.ring.signer(KeyPurpose.STAMP, 0)
+    with site.sessions() as session:
+        batch = issuance.issue_batch(
+            session,
+            lot_ref="HD-VAI-01/L2026-001",
+            count=STAMPS,
+            key_id=0,
+            prefix=PREFIX,
+            now=RECORDED_AT,
+            claim_codes=True,
+        )
+        items = list(issuance.print_items(batch, private_key=key, parallel=False))
+    pdf = tmp_path / "labels.pdf"
+    render_pdf(items, pdf)
+    subprocess.run(
+        [pdftoppm, "-r", "300", "-png", "-singlefile", str(pdf), str(tmp_path / "labels")],
+        check=True,
+        capture_output=True,
+        timeout=120,
+    )
+    assert sorted(_decode(tmp_path / "labels.png")) == sorted(item.url for item in items)
+    text = subprocess.run(
+        [pdftotext, str(pdf), "-"], check=True, capture_output=True, timeout=60, text=True
+    ).stdout
+    assert text.count("SCRATCH-OFF") == STAMPS
+    for item in items:
+        assert item.claim is not None
+        assert item.claim in text
+    first = items[0]
+    path = urlsplit(first.url).path
+    phone = site.client()
+    page = phone.get(path).get_data(as_text=True)
+    token = page.split('name="token" value="', 1)[1].split('"', 1)[0]
+    claimed = phone.post(path, data={"token": token, "action": "claim", "claim": first.claim})
+    assert claimed.status_code == 200
+    assert "Cảm ơn bạn: sản phẩm đã được xác nhận là của bạn." in claimed.get_data(as_text=True)

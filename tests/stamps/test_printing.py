@@ -358,3 +358,22 @@ def test_missing_tool_fails_when_everything_is_required(monkeypatch: pytest.Monk
     monkeypatch.setattr("tests.support.REQUIRE_ALL", True)
     with pytest.raises(pytest.fail.Exception, match="required in CI"):
         require_tool("no-such-tool-xyz")
+
+
+def test_csv_with_claim_codes_has_a_claim_code_column() -> None:
+    items = [
+        PrintItem(1, PREFIX + "AAAA", "A", claim="12345-67890"),
+        PrintItem(2, PREFIX + "BBBB", "B", claim="09876-54321"),
+    ]
+    stream = io.StringIO()
+    assert write_csv(items, stream) == 2
+    assert stream.getvalue() == (
+        f"serial,url,claim_code\n1,{PREFIX}AAAA,12345-67890\n2,{PREFIX}BBBB,09876-54321\n"
+    )
+
+
+def test_a_label_too_small_for_the_claim_area_is_refused() -> None:
+    layout = LabelLayout(label_h_mm=28.0)
+    layout.check_fits(41)
+    with pytest.raises(InvalidInputError, match="cannot hold"):
+        layout.check_fits(41, claim=True)

@@ -3,12 +3,15 @@
 from __future__ import annotations
 
 import datetime as dt
+import itertools
 import json
 import threading
 from decimal import Decimal
 
 import pytest
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey, Ed25519PublicKey
+from hypothesis import given
+from hypothesis import strategies as st
 from sqlalchemy import func, inspect, select
 from sqlalchemy.orm import Session
 
@@ -17,17 +20,18 @@ from agritrace.errors import InvalidInputError
 from agritrace.ledger import store
 from agritrace.ledger.store import NewEntry
 from agritrace.stamps.codec import Stamp, short_code, sign_stamp
-from agritrace.trace import issuance, recalls, registry, scans
+from agritrace.trace import claiming, issuance, recalls, registry, scans
 from agritrace.trace.models import (
     CertificateStatus,
     FacilityStatus,
     Lot,
     LotStatus,
     StampBatch,
+    StampScanClient,
     StampScanPlace,
     StampScanState,
 )
-from agritrace.trace.scans import Caution, Reason, Verdict
+from agritrace.trace.scans import Caution, Note, Reason, Verdict
 from tests.trace.factories import certified_lot
 
 PREFIX = "HTTPS://TRACE.EXAMPLE.VN/S/"
@@ -48,6 +52,7 @@ class Issuer:
         self.batch: StampBatch = issuance.issue_batch(
             session, lot_ref="HD-VAI-01/L1", count=10, key_id=0, prefix=PREFIX, now=now
         )
+        self._clients = itertools.count()
 
     def stamp(self, serial: int | None = None, *, key_id: int = 0) -> Stamp:
         serial = self.batch.first_serial if serial is None else serial
@@ -68,13 +73,17 @@ class Issuer:
         at: dt.datetime | None = None,
         place: scans.Place | None = None,
         count: bool = True,
+        client: str | None = None,
     ) -> scans.StampCheck:
+        """Scan as ``client`` (default: a client never seen before)."""
+        who = client or f"client-{next(self._clients)}"
         return scans.scan_stamp(
             self.session,
             self.code() if code is None else code,
             prefix=PREFIX,
             public_keys=self.public_keys,
             now=at or self.now,
+            client=lambda _serial: who,
             place=place,
             count=count,
         )
@@ -224,10 +233,12 @@ def test_recalled_lot_makes_its_stamps_recalled_with_the_reason(issuer: Issuer) 
 def test_recall_outranks_suspicion_but_keeps_its_reasons(issuer: Issuer) -> None:
     for _ in range(scans.MAX_PLAUSIBLE_SCANS + 1):
         issuer.scan()
+    _review(issuer, "confirmed")
     _recall(issuer.session, issuer.lot, issuer.now)
     check = issuer.check(issuer.code())
     assert check.verdict is Verdict.RECALLED
-    assert check.reasons == (Reason.LOT_RECALLED, Reason.MANY_SCANS)
+    assert check.reasons == (Reason.LOT_RECALLED, Reason.REVIEW_CONFIRMED)
+    assert check.notes == (Note.MANY_SCANS,)
 
 
 def test_suspended_facility_is_a_caution_not_a_verdict(issuer: Issuer) -> None:
@@ -277,13 +288,62 @@ def test_only_scanned_stamps_have_rows(issuer: Issuer) -> None:
     assert _rows(issuer.session, StampScanState) == 2
 
 
-def test_more_than_the_plausible_number_of_scans_is_suspicious(issuer: Issuer) -> None:
+def test_more_than_the_plausible_number_of_clients_is_a_note_not_a_verdict(
+    issuer: Issuer,
+) -> None:
     for _ in range(scans.MAX_PLAUSIBLE_SCANS):
         check = issuer.scan()
-    assert check.verdict is Verdict.GENUINE
+    assert (check.verdict, check.notes) == (Verdict.GENUINE, ())
     check = issuer.scan()
     assert check.scans.count == scans.MAX_PLAUSIBLE_SCANS + 1
-    assert (check.verdict, check.reason) == (Verdict.SUSPICIOUS, Reason.MANY_SCANS)
+    assert (check.verdict, check.reason, check.notes) == (
+        Verdict.GENUINE,
+        None,
+        (Note.MANY_SCANS,),
+    )
+
+
+def test_one_client_counts_once_per_stamp_per_day(issuer: Issuer) -> None:
+    for minute in range(100):
+        check = issuer.scan(client="same", at=issuer.now + dt.timedelta(minutes=minute))
+    assert check.scans.count == 1
+    tomorrow = issuer.now + dt.timedelta(days=1)
+    assert issuer.scan(client="same", at=tomorrow).scans.count == 2
+    # only today's client keys are kept
+    assert _rows(issuer.session, StampScanClient) == 1
+
+
+def _review(issuer: Issuer, decision: str, reason: str = "checked in the shop") -> int:
+    inspector = registry.add_user(
+        issuer.session,
+        username=f"inspector-{decision}",
+        password="a long enough password",
+        role="inspector",
+    )
+    return claiming.review_stamp(
+        issuer.session,
+        serial=issuer.batch.first_serial,
+        decision=decision,
+        reason=reason,
+        user=inspector,
+        now=issuer.now,
+    )
+
+
+def test_a_confirmed_review_makes_the_stamp_suspicious_with_its_reason(issuer: Issuer) -> None:
+    index = _review(issuer, "confirmed", "copies found at a market")
+    check = issuer.check(issuer.code())
+    assert (check.verdict, check.reason) == (Verdict.SUSPICIOUS, Reason.REVIEW_CONFIRMED)
+    assert check.scans.review_reason == "copies found at a market"
+    entry = store.get_entry(issuer.session, index)
+    assert b'"decision":"confirmed"' in entry.content
+    assert entry.kind == "stamp-review"
+
+
+def test_a_cleared_review_makes_the_stamp_genuine_again(issuer: Issuer) -> None:
+    _review(issuer, "confirmed")
+    _review(issuer, "cleared")
+    assert issuer.check(issuer.code()).verdict is Verdict.GENUINE
 
 
 def test_scan_without_counting_adds_only_the_place(issuer: Issuer) -> None:
@@ -316,35 +376,76 @@ def test_places_are_stored_rounded_and_nothing_about_the_visitor(issuer: Issuer)
             "last_place_lon",
             "last_place_at",
             "distant_places_at",
+            "claimed_at",
+            "claim_province",
+            "claim_client",
+            "clone_at",
+            "claim_failures",
+            "claim_failures_period",
+            "review",
+            "review_reason",
+            "reviewed_at",
+            "review_ledger_index",
         },
-        "stamp_scan_place": {"id", "serial", "lat", "lon", "at"},
+        "stamp_scan_place": {"id", "serial", "lat", "lon", "at", "client"},
     }
 
 
-def test_distant_places_within_hours_are_suspicious_and_stay_so(issuer: Issuer) -> None:
+def test_distant_places_from_several_clients_are_a_note_and_stay_so(issuer: Issuer) -> None:
     issuer.scan(place=HANOI)
+    issuer.scan(place=HAI_PHONG)
+    check = issuer.scan(place=SAIGON, at=issuer.now + dt.timedelta(hours=1))
+    assert check.notes == ()  # one client in the south is not evidence yet
     check = issuer.scan(place=SAIGON, at=issuer.now + dt.timedelta(hours=2))
-    assert (check.verdict, check.reason) == (Verdict.SUSPICIOUS, Reason.DISTANT_PLACES)
+    assert (check.verdict, check.notes) == (Verdict.GENUINE, (Note.DISTANT_PLACES,))
     week_later = issuer.now + dt.timedelta(days=7)
-    assert issuer.check(issuer.code(), at=week_later).reason is Reason.DISTANT_PLACES
+    assert issuer.check(issuer.code(), at=week_later).notes == (Note.DISTANT_PLACES,)
+
+
+def test_places_from_one_client_are_never_evidence(issuer: Issuer) -> None:
+    for hour, place in enumerate((HANOI, SAIGON, HANOI, SAIGON)):
+        check = issuer.scan(place=place, client="one", at=issuer.now + dt.timedelta(hours=hour))
+    assert check.notes == ()
+    assert _rows(issuer.session, StampScanPlace) == 1  # one place per client per window
 
 
 def test_distant_places_further_apart_in_time_are_travel_not_copies(issuer: Issuer) -> None:
     issuer.scan(place=HANOI)
+    issuer.scan(place=HANOI)
     hours = scans.DISTANT_WINDOW_H + 1
+    issuer.scan(place=SAIGON, at=issuer.now + dt.timedelta(hours=hours))
     check = issuer.scan(place=SAIGON, at=issuer.now + dt.timedelta(hours=hours))
-    assert check.verdict is Verdict.GENUINE
+    assert check.notes == ()
 
 
 def test_nearby_places_within_hours_are_fine(issuer: Issuer) -> None:
-    issuer.scan(place=HANOI)
-    check = issuer.scan(place=HAI_PHONG, at=issuer.now + dt.timedelta(minutes=30))
-    assert check.verdict is Verdict.GENUINE
+    for place in (HANOI, HANOI, HAI_PHONG, HAI_PHONG):
+        check = issuer.scan(place=place, at=issuer.now + dt.timedelta(minutes=30))
+    assert check.notes == ()
+
+
+@given(
+    st.lists(
+        st.tuples(
+            st.sampled_from([HANOI, HAI_PHONG, SAIGON]), st.sampled_from(["a", "b", "c", "d"])
+        ),
+        max_size=12,
+    )
+)
+def test_distant_evidence_needs_two_clients_on_each_side(
+    reports: list[tuple[scans.Place, str]],
+) -> None:
+    north = {c for p, c in reports if p != SAIGON}
+    south = {c for p, c in reports if p == SAIGON}
+    expected = len(north) >= scans.PLACE_MIN_CLIENTS and len(south) >= scans.PLACE_MIN_CLIENTS
+    assert scans.distant_evidence(reports) is expected
 
 
 def test_recent_places_are_bounded_and_pruned_after_the_window(issuer: Issuer) -> None:
     for minute in range(scans.RECENT_PLACES_KEPT + 5):
-        issuer.scan(place=HANOI, at=issuer.now + dt.timedelta(minutes=minute), count=False)
+        issuer.scan(
+            place=HANOI, at=issuer.now + dt.timedelta(minutes=minute), count=False, client=None
+        )
     assert _rows(issuer.session, StampScanPlace) == scans.RECENT_PLACES_KEPT
     issuer.scan(place=HANOI, at=issuer.now + dt.timedelta(hours=scans.DISTANT_WINDOW_H + 1))
     assert _rows(issuer.session, StampScanPlace) == 1
@@ -417,7 +518,8 @@ def test_concurrent_scans_of_one_stamp_are_all_counted(fresh_db_url: str, now: d
             for i in range(scans_each):
                 with sessions() as session:
                     place = HANOI if (worker + i) % 2 else HAI_PHONG
-                    scans.record_scan(session, serial, place=place, now=now)
+                    client = f"{worker}-{i}"
+                    scans.record_scan(session, serial, client=client, place=place, now=now)
         except BaseException as exc:  # reported below, in the test's thread
             errors.append(exc)
 
@@ -449,6 +551,7 @@ def test_concurrent_page_scans_each_see_their_own_count(
     code, keys = issuer.code(), issuer.public_keys
     cache = scans.ScanCache()
     threads, scans_each = 4, 15
+    clients = itertools.count()  # a new client per scan (next() on a count is thread-safe)
     seen: list[int] = []
     errors: list[BaseException] = []
 
@@ -456,8 +559,15 @@ def test_concurrent_page_scans_each_see_their_own_count(
         try:
             for _ in range(scans_each):
                 with sessions() as session:
+                    who = f"client-{next(clients)}"
                     check = scans.scan_stamp(
-                        session, code, prefix=PREFIX, public_keys=keys, now=now, cache=cache
+                        session,
+                        code,
+                        prefix=PREFIX,
+                        public_keys=keys,
+                        now=now,
+                        client=lambda _serial, who=who: who,
+                        cache=cache,
                     )
                     assert check.recorded
                     seen.append(check.scans.count)
@@ -491,6 +601,7 @@ def test_page_scan_notices_a_recall_committed_elsewhere(
     with sessions() as session:
         issuer = Issuer(session, now)
     cache = scans.ScanCache()
+    visits = itertools.count()
     try:
 
         def scan() -> scans.StampCheck:
@@ -501,6 +612,7 @@ def test_page_scan_notices_a_recall_committed_elsewhere(
                     prefix=PREFIX,
                     public_keys=issuer.public_keys,
                     now=now,
+                    client=lambda serial: f"visitor-{serial}-{next(visits)}",
                     cache=cache,
                 )
 

@@ -32,8 +32,9 @@ from agritrace.keys import KeyPurpose, KeyRing
 from agritrace.ledger import store
 from agritrace.ledger.store import NewEntry
 from agritrace.migrations import upgrade
+from agritrace.stamps import claims
 from agritrace.stamps.codec import Stamp, sign_stamp
-from agritrace.trace import issuance, journal, recalls, scans
+from agritrace.trace import claiming, issuance, journal, recalls, scans
 from agritrace.web import create_app
 from tests.support import fresh_database
 from tests.trace.factories import certified_lot
@@ -71,11 +72,14 @@ class Site:
     sessions: sessionmaker[Session]
     genuine_batch: dict[str, Any]
     recalled_batch: dict[str, Any]
+    claim_batch: dict[str, Any]
     suspicious: str
     forged: str
     journey_indices: list[int]
     checkpoint_sizes: list[int]
     _next: Iterator[int] = field(default_factory=lambda: itertools.count(2))
+    _next_claim: Iterator[int] = field(default_factory=lambda: itertools.count(0))
+    _next_address: Iterator[int] = field(default_factory=lambda: itertools.count(1))
 
     @property
     def stamp_key(self) -> Ed25519PrivateKey:
@@ -99,11 +103,29 @@ class Site:
         return self.code(self.genuine_batch["first_serial"] + offset)
 
     @property
+    def noted(self) -> str:
+        """A genuine stamp with the distant-places note (four clients' places)."""
+        return self.code(self.genuine_batch["first_serial"] + 1)
+
+    @property
     def recalled(self) -> str:
         return self.code(self.recalled_batch["first_serial"])
 
-    def client(self) -> FlaskClient:
-        return self.app.test_client()
+    def claim_code(self) -> str:
+        """A stamp of the batch issued with claim codes that no other test has used."""
+        offset = next(self._next_claim)
+        # The batch's last stamp is the site's suspicious one (claimed twice).
+        assert offset < self.claim_batch["count"] - 1, "the site ran out of claim stamps"
+        return self.code(self.claim_batch["first_serial"] + offset)
+
+    def client(self, *, address: str | None = None) -> FlaskClient:
+        """A fresh browser (no cookies) on its own network address, unless ``address``."""
+        client = self.app.test_client()
+        if address is None:
+            n = next(self._next_address)
+            address = f"10.{n // 65536 % 256}.{n // 256 % 256}.{n % 256}"
+        client.environ_base["REMOTE_ADDR"] = address
+        return client
 
 
 def _event(lot_id: int, step: str, when: str, facility: str, **display: str) -> NewEntry:
@@ -131,6 +153,15 @@ def _fill(settings: Settings, sessions: sessionmaker[Session], ring: KeyRing) ->
         recalled = issuance.issue_batch(
             session, lot_ref="HD-VAI-01/L2026-002", count=10, key_id=0, prefix=PREFIX, now=now
         )
+        claimable = issuance.issue_batch(
+            session,
+            lot_ref="HD-VAI-01/L2026-001",
+            count=60,
+            key_id=0,
+            prefix=PREFIX,
+            now=now,
+            claim_codes=True,
+        )
         journal.sign_checkpoint(session, origin=settings.origin, ring=ring)
         appended = store.append(
             session,
@@ -153,16 +184,32 @@ def _fill(settings: Settings, sessions: sessionmaker[Session], ring: KeyRing) ->
             now=now,
         )
         journal.sign_checkpoint(session, origin=settings.origin, ring=ring)
-        suspicious_serial = genuine.first_serial + 1
         seen = utcnow() - dt.timedelta(hours=3)
-        scans.record_scan(session, suspicious_serial, place=HANOI, now=seen)
-        scans.record_scan(
-            session, suspicious_serial, place=SAIGON, now=seen + dt.timedelta(hours=1)
-        )
+        # The noted stamp: two clients near Hanoi and two near Saigon reported it within
+        # hours (a note, not a verdict).
+        noted = genuine.first_serial + 1
+        for n, place in enumerate((HANOI, HANOI, SAIGON, SAIGON)):
+            scans.record_scan(
+                session, noted, client=f"site-{n}", place=place, now=seen + dt.timedelta(minutes=n)
+            )
+        # The suspicious stamp: its claim code entered by two different clients (a clone).
+        suspicious = claimable.last_serial
+        assert claimable.claim_key is not None
+        right = claims.claim_code(bytes.fromhex(claimable.claim_key), suspicious)
+        for n in range(2):
+            claiming.claim_stamp(
+                session,
+                serial=suspicious,
+                text=right,
+                client=f"site-buyer-{n}",
+                province="Hà Nội",
+                now=seen + dt.timedelta(minutes=n),
+            )
         sizes = sorted(session.scalars(select(store.LedgerCheckpoint.size)))
         return {
             "genuine": issuance.batch_record(genuine),
             "recalled": issuance.batch_record(recalled),
+            "claim": issuance.batch_record(claimable),
             "journey": [a.index for a in appended],
             "checkpoints": sizes,
         }
@@ -187,7 +234,9 @@ def build_site(
             sign_stamp(genuine_first + 2, key_id=0, private_key=key, prefix=PREFIX).to_bytes()
         )
         forged[20] ^= 0x40  # one bit of the signature
-        suspicious = sign_stamp(genuine_first + 1, key_id=0, private_key=key, prefix=PREFIX)
+        suspicious = sign_stamp(
+            facts["claim"]["last_serial"], key_id=0, private_key=key, prefix=PREFIX
+        )
         try:
             yield Site(
                 settings=settings,
@@ -196,6 +245,7 @@ def build_site(
                 sessions=sessions,
                 genuine_batch=facts["genuine"],
                 recalled_batch=facts["recalled"],
+                claim_batch=facts["claim"],
                 suspicious=suspicious.to_text(),
                 forged=Stamp.from_bytes(bytes(forged)).to_text(),
                 journey_indices=facts["journey"],

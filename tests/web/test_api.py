@@ -56,8 +56,13 @@ def test_recalled_suspicious_and_forged(site: Site, client: FlaskClient) -> None
     assert (recalled["verdict"], recalled["reason"]) == ("recalled", "lot-recalled")
     assert recalled["recall"]["details"]["reason"] == RECALL_REASON
     suspicious = _get(client, site.suspicious)
-    assert (suspicious["verdict"], suspicious["reason"]) == ("suspicious", "distant-places")
-    assert suspicious["scans"]["count"] == 2
+    assert (suspicious["verdict"], suspicious["reason"]) == ("suspicious", "claimed-twice")
+    assert suspicious["claim"]["claimed"] is True
+    assert suspicious["claim"]["province"] == "Hà Nội"
+    assert suspicious["claim"]["claimed_twice"] is True
+    noted = _get(client, site.noted)
+    assert (noted["verdict"], noted["notes"]) == ("genuine", ["distant-places"])
+    assert noted["scans"]["count"] == 4
     forged = _get(client, site.forged)
     assert (forged["verdict"], forged["reason"]) == ("not_genuine", "bad-signature")
     assert (forged["lot"], forged["journey"]) == (None, [])

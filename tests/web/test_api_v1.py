@@ -92,6 +92,24 @@ def test_operator_creates_a_lot_issues_stamps_and_records_an_event(people: Peopl
     )
     assert batch.status_code == 201
     assert batch.get_json()["count"] == 4
+    assert batch.get_json()["claim_codes"] is False
+    claimable = client.post(
+        "/api/v1/batches",
+        json={"lot": f"{FACILITY_A}/API-9", "count": 2, "claim_codes": True},
+        headers=headers,
+    )
+    assert claimable.status_code == 201
+    assert claimable.get_json()["claim_codes"] is True
+    printed = client.get(
+        f"/api/v1/batches/{claimable.get_json()['id']}/stamps.csv", headers=headers
+    )
+    assert printed.get_data(as_text=True).splitlines()[0] == "serial,url,claim_code"
+    garbage = client.post(
+        "/api/v1/batches",
+        json={"lot": f"{FACILITY_A}/API-9", "count": 1, "claim_codes": "yes"},
+        headers=headers,
+    )
+    assert garbage.status_code == 422
     event = client.post(
         "/api/v1/events",
         json={"step": "harvest", "lot": f"{FACILITY_A}/API-9", "event_time": "2026-06-10T06:00"},

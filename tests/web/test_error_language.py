@@ -211,20 +211,39 @@ def test_the_scan_page_place_form_answers_in_the_page_language(people: People) -
     phone = people.site.client()
     code = people.site.fresh_code()
     page = phone.get(f"/S/{code}?lang=vi").get_data(as_text=True)
-    token = re.search(r'name="csrf" value="([^"]+)"', page)
+    token = re.search(r'name="token" value="([^"]+)"', page)
     assert token is not None
     response = phone.post(
-        f"/S/{code}?lang=vi", data={"csrf": token.group(1), "lat": "north", "lon": "105"}
+        f"/S/{code}?lang=vi",
+        data={"token": token.group(1), "action": "place", "lat": "north", "lon": "105"},
     )
     assert response.status_code == 422
     text = page_text(response.get_data(as_text=True))
     assert "Dữ liệu nhập không hợp lệ." in text
     assert "vĩ độ phải là một số, ví dụ 21,0" in text
     response = phone.post(
-        f"/S/{code}?lang=en", data={"csrf": token.group(1), "lat": "21", "lon": "200"}
+        f"/S/{code}?lang=en",
+        data={"token": token.group(1), "action": "place", "lat": "21", "lon": "200"},
     )
     assert response.status_code == 422
     assert "longitude between -180 and 180" in page_text(response.get_data(as_text=True))
+
+
+def test_the_scan_page_claim_form_answers_in_the_page_language(people: People) -> None:
+    phone = people.site.client()
+    code = people.site.claim_code()
+    page = phone.get(f"/S/{code}?lang=en").get_data(as_text=True)
+    token = re.search(r'name="token" value="([^"]+)"', page)
+    assert token is not None
+    data = {"token": token.group(1), "action": "claim", "claim": "12345"}
+    response = phone.post(f"/S/{code}?lang=en", data=data)
+    assert response.status_code == 422
+    assert "this is not a claim code" in page_text(response.get_data(as_text=True))
+    response = phone.post(f"/S/{code}?lang=vi", data=data)
+    assert "đây không phải mã xác nhận" in page_text(response.get_data(as_text=True))
+    stale = phone.post(f"/S/{people.site.fresh_code()}?lang=en", data=data)
+    assert stale.status_code == 403
+    assert "for another stamp or has expired" in page_text(stale.get_data(as_text=True))
 
 
 @pytest.mark.parametrize(

@@ -101,7 +101,7 @@ def _generators(site: Site) -> list[Callable[[random.Random], str]]:
         return _flip_payload(rng, rng.choice(genuine))
 
     def unissued(rng: random.Random) -> str:
-        serial = rng.randint(site.recalled_batch["last_serial"] + 1, MAX_SERIAL)
+        serial = rng.randint(site.claim_batch["last_serial"] + 1, MAX_SERIAL)
         return site.code(serial)
 
     def unknown_key(rng: random.Random) -> str:
@@ -127,7 +127,7 @@ def test_ten_thousand_bad_codes_never_cause_a_server_error(site: Site, backend: 
     rng = random.Random(SEED)
     generators = _generators(site)
     client = site.client()
-    issued = range(site.genuine_batch["first_serial"], site.recalled_batch["last_serial"] + 1)
+    issued = range(site.genuine_batch["first_serial"], site.claim_batch["last_serial"] + 1)
     failures: list[tuple[str, int]] = []
     statuses: dict[int, int] = {}
     for _ in range(cases):

@@ -89,6 +89,16 @@ def test_issuing_more_stamps_than_units_is_refused_inline(people: People) -> Non
     assert "exceed" in response.get_data(as_text=True)
 
 
+def test_a_batch_with_claim_codes_from_the_lot_form(people: People, mai: FlaskClient) -> None:
+    response = _post(people, "/portal/lots/LA-1/batches", count="2", claim_codes="1")
+    assert response.status_code == 303
+    batch = response.headers["Location"].rsplit("issued=", 1)[1]
+    assert "with claim codes" in mai.get("/portal/lots/LA-1?lang=en").get_data(as_text=True)
+    lines = mai.get(f"/portal/batches/{batch}/stamps.csv").get_data(as_text=True).splitlines()
+    assert lines[0] == "serial,url,claim_code"
+    assert len(lines) == 3
+
+
 def test_stamp_downloads(people: People, mai: FlaskClient) -> None:
     csv = mai.get(f"/portal/batches/{people.batch_a}/stamps.csv")
     assert csv.status_code == 200

@@ -40,9 +40,9 @@ from tests.web.conftest import (
 MAX_PAGE_BYTES = 30_000
 
 
-def _csrf(body: bytes) -> str:
-    found = re.search(rb'name="csrf" value="([^"]+)"', body)
-    assert found, "the place form carries a token"
+def _token(body: bytes) -> str:
+    found = re.search(rb'name="token" value="([^"]+)"', body)
+    assert found, "the place form carries a stamp-bound token"
     return found.group(1).decode("ascii")
 
 
@@ -121,10 +121,29 @@ def test_recalled_stamp_says_so_with_the_reason(site: Site, client: FlaskClient)
     assert "Không sử dụng sản phẩm" in text
 
 
-def test_suspicious_stamp_names_the_distant_places_rule(site: Site, client: FlaskClient) -> None:
+def test_suspicious_stamp_says_its_claim_code_was_used_twice(
+    site: Site, client: FlaskClient
+) -> None:
     body = client.get(f"/S/{site.suspicious}").data
     assert tag_text(body, "h1") == "Đáng ngờ"
+    text = page_text(body)
+    assert "được dùng bởi hai người khác nhau" in text
+    assert "đã được xác nhận ngày" in text
+    assert "Hà Nội" in text
+
+
+def test_distant_places_from_several_clients_are_a_note_under_a_genuine_verdict(
+    site: Site, client: FlaskClient
+) -> None:
+    body = client.get(f"/S/{site.noted}").data
+    assert tag_text(body, "h1") == "Chính hãng"
     assert "hai nơi cách nhau hơn 300 km trong vòng 6 giờ" in page_text(body)
+
+
+def test_english_page_explains_claim_codes(site: Site, client: FlaskClient) -> None:
+    text = page_text(client.get(f"/S/{site.claim_code()}?lang=en").data)
+    assert "Claim code (under the scratch-off)" in text
+    assert "scratch off the layer" in text
 
 
 def test_forged_stamp_is_not_genuine_and_shows_no_product(site: Site, client: FlaskClient) -> None:
@@ -275,19 +294,21 @@ def test_phones_and_in_app_browsers_are_scans(site: Site, agent: str) -> None:
     assert recorded.scan_count == 1
 
 
-def test_many_scans_make_a_stamp_suspicious(site: Site) -> None:
+def test_many_clients_add_a_note_but_the_stamp_stays_genuine(site: Site) -> None:
     code = site.fresh_code()
     for _ in range(21):
         body = site.client().get(f"/S/{code}").data
-    assert tag_text(body, "h1") == "Đáng ngờ"
-    assert "đã được quét 21 lần" in page_text(body)
+    assert tag_text(body, "h1") == "Chính hãng"
+    assert "Tem này đã được 21 thiết bị khác nhau quét" in page_text(body)
 
 
 def test_shared_place_is_stored_rounded_without_counting_again(site: Site) -> None:
     code = site.fresh_code()
     phone = site.client()
-    token = _csrf(phone.get(f"/S/{code}").data)
-    response = phone.post(f"/S/{code}", data={"csrf": token, "lat": "21,0468", "lon": "105.8412"})
+    token = _token(phone.get(f"/S/{code}").data)
+    response = phone.post(
+        f"/S/{code}", data={"token": token, "action": "place", "lat": "21,0468", "lon": "105.8412"}
+    )
     assert response.status_code == 200
     assert "vị trí gần đúng đã được ghi nhận" in page_text(response.data)
     serial = Stamp.from_text(code).serial
@@ -309,8 +330,10 @@ def test_place_without_the_form_token_is_refused(site: Site, client: FlaskClient
 def test_place_that_is_not_a_place_is_a_friendly_422(site: Site) -> None:
     code = site.fresh_code()
     phone = site.client()
-    token = _csrf(phone.get(f"/S/{code}").data)
-    response = phone.post(f"/S/{code}", data={"csrf": token, "lat": "north", "lon": "105"})
+    token = _token(phone.get(f"/S/{code}").data)
+    response = phone.post(
+        f"/S/{code}", data={"token": token, "action": "place", "lat": "north", "lon": "105"}
+    )
     assert response.status_code == 422
     assert "Dữ liệu nhập không hợp lệ." in page_text(response.data)
 
