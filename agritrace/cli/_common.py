@@ -96,7 +96,12 @@ class CliContext:
         """Sign a checkpoint over what was just committed, so new entries are provable."""
         from agritrace.trace import journal
 
-        journal.sign_checkpoint(session, origin=self.settings.origin, ring=self.ring())
+        journal.sign_checkpoint(
+            session,
+            origin=self.settings.origin,
+            ring=self.ring(),
+            publish_to=self.settings.checkpoints_dir,
+        )
 
     def public_keys(self) -> list[KeyInfo]:
         """The ring's public keys; needs no passphrase (for verifying)."""

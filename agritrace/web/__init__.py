@@ -210,7 +210,10 @@ def sign_checkpoint() -> None:
     """Sign a checkpoint over what the request just committed (as every CLI write does)."""
     from agritrace.trace import journal
 
-    journal.sign_checkpoint(db(), origin=state().settings.origin, ring=ring())
+    settings = state().settings
+    journal.sign_checkpoint(
+        db(), origin=settings.origin, ring=ring(), publish_to=settings.checkpoints_dir
+    )
 
 
 def _close_session(_error: BaseException | None) -> None:
