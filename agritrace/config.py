@@ -15,6 +15,7 @@ from urllib.parse import urlsplit
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from agritrace.errors import InvalidInputError
+from agritrace.key_seal import ARGON2ID_OWASP, UNSAFE_TEST_KDF, KdfParams
 
 __all__ = ["DEMO_KEY_PASSPHRASE", "DEMO_SECRET_KEY", "MIN_KEY_PASSPHRASE_CHARS", "Settings"]
 
@@ -100,6 +101,8 @@ class Settings:
     """Requests per client per minute by group (``stamp``, ``public``); None: the defaults."""
     checkpoint_dir: Path | None = None
     """Where every signed checkpoint is written for mirrors; None: ``<instance>/checkpoints``."""
+    unsafe_test_kdf: bool = False
+    """Seal keys at a trivial Argon2id cost (``AGRITRACE_UNSAFE_TEST_KDF=1``): test suites only."""
     owner_database_url: str = field(default="", repr=False)
     """The role that owns the schema, for migrations (``agritrace init``); empty: the
     application URL does both (ADR 0012)."""
@@ -108,6 +111,11 @@ class Settings:
     def checkpoints_dir(self) -> Path:
         """The folder every signed checkpoint is published to (:mod:`agritrace.ledger.mirror`)."""
         return self.checkpoint_dir or self.instance / "checkpoints"
+
+    @property
+    def key_kdf(self) -> KdfParams:
+        """The Argon2id cost private keys are sealed at (ADR 0012)."""
+        return UNSAFE_TEST_KDF if self.unsafe_test_kdf else ARGON2ID_OWASP
 
     @property
     def verify_state_file(self) -> Path:
@@ -188,6 +196,7 @@ class Settings:
             rate_limits=_rate_limits(env.get("AGRITRACE_RATE_LIMITS", "")),
             checkpoint_dir=Path(checkpoint_raw).expanduser().absolute() if checkpoint_raw else None,
             owner_database_url=owner_url,
+            unsafe_test_kdf=_flag(env, "AGRITRACE_UNSAFE_TEST_KDF"),
         )
 
     def require_key_passphrase(self) -> bytes:

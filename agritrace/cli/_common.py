@@ -89,7 +89,7 @@ class CliContext:
         """The key ring, decrypted with AGRITRACE_KEY_PASSPHRASE (for signing)."""
         if self._ring is None:
             passphrase = self.settings.require_key_passphrase()
-            self._ring = KeyRing.open(self.settings.keys_dir, passphrase)
+            self._ring = KeyRing.open(self.settings.keys_dir, passphrase, kdf=self.settings.key_kdf)
         return self._ring
 
     def checkpoint(self, session: Session) -> None:

@@ -81,7 +81,9 @@ def demo(
     )
     ctx._settings = settings
     click.echo(f"agritrace demo: seeding {folder} ...", err=True)
-    ring = KeyRing.create(settings.keys_dir, settings.require_key_passphrase())
+    ring = KeyRing.create(
+        settings.keys_dir, settings.require_key_passphrase(), kdf=settings.key_kdf
+    )
     engine = make_engine(settings.database_url)
     upgrade(engine)
     prefix = stamp_prefix(settings.base_url, allow_long=True)

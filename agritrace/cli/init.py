@@ -20,9 +20,10 @@ def init_command(ctx: CliContext, as_json: bool) -> None:
     settings.instance.mkdir(parents=True, exist_ok=True)
     created_keys = not KeyRing.exists(settings.keys_dir)
     if created_keys:
-        KeyRing.create(settings.keys_dir, passphrase)
+        KeyRing.create(settings.keys_dir, passphrase, kdf=settings.key_kdf)
     else:
-        KeyRing.open(settings.keys_dir, passphrase)  # a wrong passphrase fails here, early
+        # A wrong passphrase fails here, early; a ring sealed the old way is re-sealed.
+        KeyRing.open(settings.keys_dir, passphrase, kdf=settings.key_kdf)
     before = current_revision(ctx.engine)
     upgrade(ctx.engine)
     after = current_revision(ctx.engine)

@@ -157,7 +157,9 @@ class _RingHolder:
                 return self._ring
             try:
                 passphrase = self._settings.require_key_passphrase()
-                self._ring = KeyRing.open(self._settings.keys_dir, passphrase)
+                self._ring = KeyRing.open(
+                    self._settings.keys_dir, passphrase, kdf=self._settings.key_kdf
+                )
             except InvalidInputError as exc:
                 raise KeyRingUnavailableError(
                     key="web.signing_needs_passphrase", reason=str(exc)

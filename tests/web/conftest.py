@@ -58,6 +58,7 @@ def make_settings(instance: Path, url: str, *, behind_tls: bool = False) -> Sett
         key_passphrase=PASSPHRASE,
         secret_key=SECRET_KEY,
         behind_tls=behind_tls,
+        unsafe_test_kdf=True,  # rings made here are sealed at a trivial cost (test-only knob)
     )
 
 
@@ -177,7 +178,7 @@ def build_site(
         engine = make_engine(url)
         upgrade(engine)
         settings = make_settings(folder / "instance", url)
-        ring = KeyRing.create(settings.keys_dir, PASSPHRASE)
+        ring = KeyRing.create(settings.keys_dir, PASSPHRASE, kdf=settings.key_kdf)
         sessions = make_sessionmaker(engine)
         facts = _fill(settings, sessions, ring)
         app = create_app(settings, engine=engine, rate_limits=rate_limits or NO_LIMITS)
