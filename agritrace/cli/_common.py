@@ -44,6 +44,7 @@ class CliContext:
     _engine: Engine | None = None
     _sessions: sessionmaker[Session] | None = field(default=None, repr=False)
     _ring: KeyRing | None = field(default=None, repr=False)
+    _owner_engine: Engine | None = field(default=None, repr=False)
 
     @property
     def settings(self) -> Settings:
@@ -56,6 +57,16 @@ class CliContext:
         if self._engine is None:
             self._engine = make_engine(self.settings.database_url)
         return self._engine
+
+    @property
+    def owner_engine(self) -> Engine:
+        """The engine migrations and grants run with (AGRITRACE_OWNER_DATABASE_URL, else the
+        application's own)."""
+        if self.settings.migration_database_url == self.settings.database_url:
+            return self.engine
+        if self._owner_engine is None:
+            self._owner_engine = make_engine(self.settings.migration_database_url)
+        return self._owner_engine
 
     def check_schema(self) -> None:
         from agritrace.migrations import current_revision, head_revision
@@ -108,8 +119,9 @@ class CliContext:
         return read_public_keys(self.settings.keys_dir)
 
     def close(self) -> None:
-        if self._engine is not None:
-            self._engine.dispose()
+        for engine in (self._engine, self._owner_engine):
+            if engine is not None:
+                engine.dispose()
 
 
 pass_ctx = click.make_pass_decorator(CliContext, ensure=True)
