@@ -166,8 +166,15 @@ def verify(
         result,
         as_json=as_json,
         message=f"ledger intact: {report.size} entries, root {result['root_hash']}, "
-        f"{report.checkpoints} checkpoints verified",
+        f"{report.checkpoints} checkpoints verified; {_trust_note(trusted)}",
     )
+
+
+def _trust_note(trusted: Sequence[tuple[str, Checkpoint]]) -> str:
+    if not trusted:
+        return "no checkpoint was trusted before (first verify with this state file)"
+    sizes = ", ".join(str(checkpoint.size) for _note, checkpoint in trusted)
+    return f"extends the trusted checkpoint(s) of size {sizes}"
 
 
 @ledger_group.command("checkpoint")
