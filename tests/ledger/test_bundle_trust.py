@@ -4,6 +4,7 @@
 from __future__ import annotations
 
 import json
+from typing import Any
 
 import pytest
 from hypothesis import given
@@ -65,7 +66,7 @@ def test_consistency_member_refuses_anything_else(value: object) -> None:
         BundleConsistency.from_json(value)
 
 
-def _bundle(size: int, *, index: int, since: int | None, nodes: NodeStore = OURS) -> dict:
+def _bundle(size: int, *, index: int, since: int | None, nodes: NodeStore = OURS) -> dict[str, Any]:
     key, _ = SIGNER
     checkpoint = _checkpoint(size, nodes)
     note = sign_note(checkpoint.to_body(), name=checkpoint.origin, private_key=key)
@@ -84,7 +85,7 @@ def _bundle(size: int, *, index: int, since: int | None, nodes: NodeStore = OURS
 SIGNER = signer()
 
 
-def _verify(document: dict, trusted_size: int | None) -> None:
+def _verify(document: dict[str, Any], trusted_size: int | None) -> None:
     trusted = None if trusted_size is None else _checkpoint(trusted_size, OURS)
     verify_bundle(json.dumps(document), verifiers=SIGNER[1], trusted=trusted)
 

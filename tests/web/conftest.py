@@ -132,7 +132,9 @@ def _fill(settings: Settings, sessions: sessionmaker[Session], ring: KeyRing) ->
         recalled = issuance.issue_batch(
             session, lot_ref="HD-VAI-01/L2026-002", count=10, key_id=0, prefix=PREFIX, now=now
         )
-        journal.sign_checkpoint(session, origin=settings.origin, ring=ring)
+        journal.sign_checkpoint(
+            session, origin=settings.origin, ring=ring, publish_to=settings.checkpoints_dir
+        )
         appended = store.append(
             session,
             [
@@ -153,7 +155,9 @@ def _fill(settings: Settings, sessions: sessionmaker[Session], ring: KeyRing) ->
             signer=ring.active_signer(KeyPurpose.STAMP),
             now=now,
         )
-        journal.sign_checkpoint(session, origin=settings.origin, ring=ring)
+        journal.sign_checkpoint(
+            session, origin=settings.origin, ring=ring, publish_to=settings.checkpoints_dir
+        )
         suspicious_serial = genuine.first_serial + 1
         seen = utcnow() - dt.timedelta(hours=3)
         scans.record_scan(session, suspicious_serial, place=HANOI, now=seen)
