@@ -15,12 +15,17 @@ from urllib.parse import urlsplit
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from agritrace.errors import InvalidInputError
+from agritrace.key_seal import ARGON2ID_OWASP, UNSAFE_TEST_KDF, KdfParams
 
-__all__ = ["DEMO_KEY_PASSPHRASE", "DEMO_SECRET_KEY", "Settings"]
+__all__ = ["DEMO_KEY_PASSPHRASE", "DEMO_SECRET_KEY", "MIN_KEY_PASSPHRASE_CHARS", "Settings"]
 
 #: Well-known, deliberately public secrets used only when ``AGRITRACE_DEMO=1``.
 DEMO_KEY_PASSPHRASE = "agritrace-demo-passphrase-not-secret"  # noqa: S105 - public by design, demo only
 DEMO_SECRET_KEY = "agritrace-demo-secret-key-not-secret"  # noqa: S105 - public by design, demo only
+
+#: Shortest key passphrase accepted (it is the only secret between a copied key file and
+#: the signing keys; see ADR 0012).
+MIN_KEY_PASSPHRASE_CHARS = 16
 
 _TRUE = {"1", "true", "yes", "on"}
 _FALSE = {"0", "false", "no", "off", ""}
@@ -49,6 +54,13 @@ def _rate_limits(raw: str) -> dict[str, int] | None:
             )
         limits[group.strip()] = int(value)
     return limits
+
+
+def _check_database_url(url: str, variable: str) -> None:
+    if not url.startswith(("sqlite:", "postgresql")):
+        raise InvalidInputError(
+            f"{variable} must be a sqlite:/// or postgresql+psycopg:// URL", variable=variable
+        )
 
 
 def _check_base_url(raw: str) -> str:
@@ -87,6 +99,33 @@ class Settings:
     behind_tls: bool = False
     rate_limits: Mapping[str, int] | None = None
     """Requests per client per minute by group (``stamp``, ``public``); None: the defaults."""
+    checkpoint_dir: Path | None = None
+    """Where every signed checkpoint is written for mirrors; None: ``<instance>/checkpoints``."""
+    unsafe_test_kdf: bool = False
+    """Seal keys at a trivial Argon2id cost (``AGRITRACE_UNSAFE_TEST_KDF=1``): test suites only."""
+    owner_database_url: str = field(default="", repr=False)
+    """The role that owns the schema, for migrations (``agritrace init``); empty: the
+    application URL does both (ADR 0012)."""
+
+    @property
+    def checkpoints_dir(self) -> Path:
+        """The folder every signed checkpoint is published to (:mod:`agritrace.ledger.mirror`)."""
+        return self.checkpoint_dir or self.instance / "checkpoints"
+
+    @property
+    def key_kdf(self) -> KdfParams:
+        """The Argon2id cost private keys are sealed at (ADR 0012)."""
+        return UNSAFE_TEST_KDF if self.unsafe_test_kdf else ARGON2ID_OWASP
+
+    @property
+    def verify_state_file(self) -> Path:
+        """Where ``agritrace ledger verify`` remembers the last checkpoint it verified."""
+        return self.instance / "verified-checkpoint"
+
+    @property
+    def migration_database_url(self) -> str:
+        """The URL migrations run with: the owner's when set, else the application's."""
+        return self.owner_database_url or self.database_url
 
     @property
     def keys_dir(self) -> Path:
@@ -120,11 +159,12 @@ class Settings:
         database_url = env.get("AGRITRACE_DATABASE_URL", "").strip()
         if not database_url:
             database_url = f"sqlite:///{instance / 'agritrace.db'}"
-        elif not database_url.startswith(("sqlite:", "postgresql")):
-            raise InvalidInputError(
-                "AGRITRACE_DATABASE_URL must be a sqlite:/// or postgresql+psycopg:// URL",
-                variable="AGRITRACE_DATABASE_URL",
-            )
+        else:
+            _check_database_url(database_url, "AGRITRACE_DATABASE_URL")
+        owner_url = env.get("AGRITRACE_OWNER_DATABASE_URL", "").strip()
+        if owner_url:
+            _check_database_url(owner_url, "AGRITRACE_OWNER_DATABASE_URL")
+        checkpoint_raw = env.get("AGRITRACE_CHECKPOINT_DIR", "").strip()
         base_default = "http://127.0.0.1:5000" if demo else ""
         base_raw = env.get("AGRITRACE_BASE_URL", base_default)
         if not base_raw:
@@ -154,13 +194,17 @@ class Settings:
             log_origin=env.get("AGRITRACE_LOG_ORIGIN", "").strip(),
             behind_tls=_flag(env, "AGRITRACE_BEHIND_TLS"),
             rate_limits=_rate_limits(env.get("AGRITRACE_RATE_LIMITS", "")),
+            checkpoint_dir=Path(checkpoint_raw).expanduser().absolute() if checkpoint_raw else None,
+            owner_database_url=owner_url,
+            unsafe_test_kdf=_flag(env, "AGRITRACE_UNSAFE_TEST_KDF"),
         )
 
     def require_key_passphrase(self) -> bytes:
         """The passphrase for the private keys; raises if unset (no default outside demo)."""
-        if len(self.key_passphrase) < 12:
+        if len(self.key_passphrase) < MIN_KEY_PASSPHRASE_CHARS:
             raise InvalidInputError(
-                "AGRITRACE_KEY_PASSPHRASE must be set to at least 12 characters "
+                f"AGRITRACE_KEY_PASSPHRASE must be set to at least {MIN_KEY_PASSPHRASE_CHARS} "
+                "characters "
                 "(it encrypts the signing keys)",
                 variable="AGRITRACE_KEY_PASSPHRASE",
             )

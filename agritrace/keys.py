@@ -6,8 +6,11 @@ A ring lives in one folder (normally ``<instance>/keys/``, mode 0700):
   entry per key with its ``purpose`` (``stamp`` or ``checkpoint``), ``id`` (a small int,
   0..255), ``created`` (UTC, ISO 8601 ``...Z``), ``status`` (``active`` or ``retired``) and
   ``public_key`` (the raw 32 bytes, base64url without padding);
-* ``<purpose>-<id>.pem``: each private key as PKCS#8 PEM encrypted with the passphrase
-  (``BestAvailableEncryption``), mode 0600.
+* ``<purpose>-<id>.sealed``: each private key's seed sealed under the passphrase with
+  Argon2id and AES-256-GCM (:mod:`agritrace.key_seal`), mode 0600. Rings written before
+  ADR 0012 hold ``<purpose>-<id>.pem`` (PKCS#8 PEM, PBKDF2 with 2,048 iterations) instead;
+  :meth:`KeyRing.open` still reads those and re-seals them at once, then removes the PEM.
+  Sealed files of a lower cost than the one asked for are re-sealed the same way.
 
 Guarantees: each purpose has exactly one active key; rotation adds a key and retires the
 previous one, which keeps verifying (stamp key ids are the 1-byte key id in a stamp payload,
@@ -52,10 +55,12 @@ from agritrace.errors import (
     NotFoundError,
     StorageUnavailableError,
 )
+from agritrace.key_seal import ARGON2ID_OWASP, KdfParams, SealedKey, Unsealer, WrongPassphraseError
 
 __all__ = [
     "INDEX_FILE",
     "MAX_KEY_ID",
+    "MIN_PASSPHRASE_BYTES",
     "DamagedKeyRingError",
     "KeyInfo",
     "KeyPurpose",
@@ -70,6 +75,8 @@ __all__ = [
 INDEX_FILE = "keyring.json"
 #: Largest key id: stamp payloads carry the key id in one byte.
 MAX_KEY_ID = 255
+#: Shortest passphrase a ring accepts (ADR 0012).
+MIN_PASSPHRASE_BYTES = 16
 
 _FORMAT = "agritrace-keyring-v1"
 _LOCK_FILE = ".lock"
@@ -87,10 +94,6 @@ class KeyStatus(StrEnum):
 
     ACTIVE = "active"
     RETIRED = "retired"
-
-
-class WrongPassphraseError(InvalidInputError):
-    """The passphrase does not decrypt the ring's private keys."""
 
 
 class DamagedKeyRingError(StorageUnavailableError):
@@ -191,8 +194,10 @@ def _public_raw(key: Ed25519PrivateKey) -> bytes:
 
 
 def _check_passphrase(passphrase: bytes) -> None:
-    if not isinstance(passphrase, bytes) or not passphrase:
-        raise InvalidInputError("the key passphrase must be non-empty bytes")
+    if not isinstance(passphrase, bytes) or len(passphrase) < MIN_PASSPHRASE_BYTES:
+        raise InvalidInputError(
+            f"the key passphrase must be bytes, at least {MIN_PASSPHRASE_BYTES} long"
+        )
 
 
 def _write_atomic(path: Path, data: bytes, mode: int) -> None:
@@ -257,11 +262,13 @@ class KeyRing:
         infos: list[KeyInfo],
         private: dict[tuple[KeyPurpose, int], Ed25519PrivateKey],
         passphrase: bytes,
+        unsealer: Unsealer,
     ) -> None:
         self.folder = folder
         self._infos = infos
         self._private = private
         self._passphrase = passphrase
+        self._unsealer = unsealer
 
     def __repr__(self) -> str:
         return f"KeyRing({str(self.folder)!r}, {len(self._infos)} keys)"
@@ -270,15 +277,21 @@ class KeyRing:
 
     @classmethod
     def create(
-        cls, folder: str | os.PathLike[str], passphrase: bytes, *, now: dt.datetime | None = None
+        cls,
+        folder: str | os.PathLike[str],
+        passphrase: bytes,
+        *,
+        now: dt.datetime | None = None,
+        kdf: KdfParams = ARGON2ID_OWASP,
     ) -> KeyRing:
         """Create a ring in ``folder`` with one active stamp key and one active checkpoint
-        key (both id 0), encrypted with ``passphrase``.
+        key (both id 0), sealed with ``passphrase`` at the Argon2id cost ``kdf``.
 
-        Raises ConflictError if a ring already exists there, InvalidInputError for an empty
-        passphrase.
+        Raises ConflictError if a ring already exists there, InvalidInputError for a
+        passphrase shorter than :data:`MIN_PASSPHRASE_BYTES`.
         """
         _check_passphrase(passphrase)
+        unsealer = Unsealer(passphrase, kdf)
         path = Path(folder)
         try:
             path.mkdir(mode=0o700, parents=True, exist_ok=True)
@@ -292,13 +305,14 @@ class KeyRing:
                     "new ring",
                     folder=str(path),
                 )
-            made = [_new_key(path, passphrase, purpose, 0, moment) for purpose in KeyPurpose]
+            made = [_new_key(path, unsealer, purpose, 0, moment) for purpose in KeyPurpose]
             _write_index(path, [info for info, _ in made])
         return cls(
             path,
             [info for info, _ in made],
             {(info.purpose, info.key_id): key for info, key in made},
             passphrase,
+            unsealer,
         )
 
     @classmethod
@@ -307,28 +321,39 @@ class KeyRing:
         return (Path(folder) / INDEX_FILE).is_file()
 
     @classmethod
-    def open(cls, folder: str | os.PathLike[str], passphrase: bytes) -> KeyRing:
+    def open(
+        cls,
+        folder: str | os.PathLike[str],
+        passphrase: bytes,
+        *,
+        kdf: KdfParams = ARGON2ID_OWASP,
+    ) -> KeyRing:
         """Load the ring in ``folder`` and decrypt its private keys with ``passphrase``.
 
-        Raises NotFoundError if there is no ring (run ``agritrace init``),
-        WrongPassphraseError if the passphrase does not decrypt the keys, and
-        DamagedKeyRingError if a file is unreadable or a private key does not match its
-        public key in the index.
+        Keys stored the old way (PBKDF2 PEM) or sealed at a lower cost than ``kdf`` are
+        re-sealed at ``kdf`` before this returns. Raises NotFoundError if there is no ring
+        (run ``agritrace init``), WrongPassphraseError if the passphrase does not decrypt
+        the keys, and DamagedKeyRingError if a file is unreadable or a private key does not
+        match its public key in the index.
         """
         _check_passphrase(passphrase)
         path = Path(folder)
         infos = _read_index(path)
+        unsealer = Unsealer(passphrase, kdf)
         private: dict[tuple[KeyPurpose, int], Ed25519PrivateKey] = {}
+        stale: list[KeyInfo] = []
         for info in infos:
-            key = _load_private(path, info, passphrase)
-            if _public_raw(key) != info.public_raw:
-                raise DamagedKeyRingError(
-                    f"the private key file for {info.kid} does not match the key ring index "
-                    f"in {path}",
-                    kid=info.kid,
-                )
+            key, current = _load_private(path, info, unsealer, passphrase)
             private[info.purpose, info.key_id] = key
-        return cls(path, infos, private, passphrase)
+            if not current:
+                stale.append(info)
+        if stale:
+            with _locked(path):
+                for info in stale:
+                    _write_sealed(path, info, private[info.purpose, info.key_id], unsealer)
+                for info in stale:
+                    (path / _pem_name(info)).unlink(missing_ok=True)
+        return cls(path, infos, private, passphrase, unsealer)
 
     # -- reading -----------------------------------------------------------------------
 
@@ -389,8 +414,8 @@ class KeyRing:
             private = dict(self._private)
             for info in current:
                 if (info.purpose, info.key_id) not in private:
-                    private[info.purpose, info.key_id] = _load_private(
-                        self.folder, info, self._passphrase
+                    private[info.purpose, info.key_id], _ = _load_private(
+                        self.folder, info, self._unsealer, self._passphrase
                     )
             used = [info.key_id for info in current if info.purpose is purpose]
             new_id = max(used, default=-1) + 1
@@ -406,7 +431,7 @@ class KeyRing:
                 else i
                 for i in current
             ]
-            new, key = _new_key(self.folder, self._passphrase, purpose, new_id, moment)
+            new, key = _new_key(self.folder, self._unsealer, purpose, new_id, moment)
             _write_index(self.folder, [*retired, new])
         self._infos = [*retired, new]
         self._private = private | {(purpose, new_id): key}
@@ -414,20 +439,28 @@ class KeyRing:
 
 
 def _new_key(
-    folder: Path, passphrase: bytes, purpose: KeyPurpose, key_id: int, moment: dt.datetime
+    folder: Path, unsealer: Unsealer, purpose: KeyPurpose, key_id: int, moment: dt.datetime
 ) -> tuple[KeyInfo, Ed25519PrivateKey]:
-    """Generate an active key and write its encrypted PEM (before any index names it)."""
+    """Generate an active key and write it sealed (before any index names it)."""
     key = Ed25519PrivateKey.generate()
-    pem = key.private_bytes(
-        serialization.Encoding.PEM,
-        serialization.PrivateFormat.PKCS8,
-        serialization.BestAvailableEncryption(passphrase),
-    )
     info = KeyInfo(
         purpose, key_id, moment.replace(microsecond=0), KeyStatus.ACTIVE, _public_raw(key)
     )
-    _write_atomic(folder / _pem_name(info), pem, 0o600)
+    _write_sealed(folder, info, key, unsealer)
     return info, key
+
+
+def _associated(info: KeyInfo) -> bytes:
+    """What a sealed file is bound to: its key's name and public key."""
+    return f"agritrace key {info.kid}\n".encode("ascii") + info.public_raw
+
+
+def _write_sealed(folder: Path, info: KeyInfo, key: Ed25519PrivateKey, unsealer: Unsealer) -> None:
+    seed = key.private_bytes(
+        serialization.Encoding.Raw, serialization.PrivateFormat.Raw, serialization.NoEncryption()
+    )
+    sealed = unsealer.seal(seed, associated=_associated(info))
+    _write_atomic(folder / _sealed_name(info), sealed.to_bytes(), 0o600)
 
 
 def _write_index(folder: Path, infos: list[KeyInfo]) -> None:
@@ -439,6 +472,10 @@ def _write_index(folder: Path, infos: list[KeyInfo]) -> None:
 
 def _pem_name(info: KeyInfo) -> str:
     return f"{info.purpose}-{info.key_id}.pem"
+
+
+def _sealed_name(info: KeyInfo) -> str:
+    return f"{info.purpose}-{info.key_id}.sealed"
 
 
 def _read_index(folder: Path) -> list[KeyInfo]:
@@ -478,8 +515,52 @@ def _read_index(folder: Path) -> list[KeyInfo]:
     return infos
 
 
-def _load_private(folder: Path, info: KeyInfo, passphrase: bytes) -> Ed25519PrivateKey:
-    path = folder / _pem_name(info)
+def _load_private(
+    folder: Path, info: KeyInfo, unsealer: Unsealer, passphrase: bytes
+) -> tuple[Ed25519PrivateKey, bool]:
+    """The private key of ``info``, and whether it is sealed at the unsealer's cost or more
+    (False: it must be re-sealed). Checks it against the index's public key."""
+    sealed_path = folder / _sealed_name(info)
+    if sealed_path.exists():
+        key, current = _load_sealed(sealed_path, info, unsealer)
+    else:
+        key, current = _load_pem(folder / _pem_name(info), info, passphrase), False
+    if _public_raw(key) != info.public_raw:
+        raise DamagedKeyRingError(
+            f"the private key file for {info.kid} does not match the key ring index in {folder}",
+            kid=info.kid,
+        )
+    return key, current
+
+
+def _load_sealed(path: Path, info: KeyInfo, unsealer: Unsealer) -> tuple[Ed25519PrivateKey, bool]:
+    try:
+        sealed = SealedKey.from_bytes(path.read_bytes())
+    except OSError as exc:
+        raise DamagedKeyRingError(
+            f"cannot read the private key file {path}: {exc.strerror}", kid=info.kid
+        ) from exc
+    except InvalidInputError as exc:
+        raise DamagedKeyRingError(f"the private key file {path} is damaged", kid=info.kid) from exc
+    try:
+        seed = unsealer.unseal(sealed, associated=_associated(info))
+    except WrongPassphraseError as exc:
+        raise WrongPassphraseError(
+            f"wrong key passphrase for the key ring in {path.parent} (or the file {path.name} "
+            "is damaged): check AGRITRACE_KEY_PASSPHRASE",
+            kid=info.kid,
+        ) from exc
+    try:
+        key = Ed25519PrivateKey.from_private_bytes(seed)
+    except ValueError as exc:
+        raise DamagedKeyRingError(
+            f"the private key file {path} is not Ed25519", kid=info.kid
+        ) from exc
+    return key, sealed.params.at_least(unsealer.params)
+
+
+def _load_pem(path: Path, info: KeyInfo, passphrase: bytes) -> Ed25519PrivateKey:
+    """A key of a ring written before ADR 0012 (PKCS#8 PEM, PBKDF2)."""
     try:
         pem = path.read_bytes()
     except OSError as exc:
@@ -494,8 +575,8 @@ def _load_private(folder: Path, info: KeyInfo, passphrase: bytes) -> Ed25519Priv
         # cryptography reports a wrong password and a corrupt file alike; the former is
         # by far the common case, so say so, and mention the latter.
         raise WrongPassphraseError(
-            f"wrong key passphrase for the key ring in {folder} (or the file {path.name} is "
-            "damaged): check AGRITRACE_KEY_PASSPHRASE",
+            f"wrong key passphrase for the key ring in {path.parent} (or the file {path.name} "
+            "is damaged): check AGRITRACE_KEY_PASSPHRASE",
             kid=info.kid,
         ) from exc
     if not isinstance(key, Ed25519PrivateKey):

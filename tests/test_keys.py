@@ -22,6 +22,7 @@ from agritrace.errors import (
     NotFoundError,
     StorageUnavailableError,
 )
+from agritrace.key_seal import ARGON2ID_OWASP, UNSAFE_TEST_KDF, SealedKey
 from agritrace.keys import (
     INDEX_FILE,
     DamagedKeyRingError,
@@ -67,17 +68,74 @@ def test_create_makes_one_active_key_per_purpose(ring: KeyRing) -> None:
     assert {i.kid for i in infos} == {"stamp-0", "checkpoint-0"}
 
 
-def test_files_are_encrypted_pkcs8_with_private_modes(folder: Path, ring: KeyRing) -> None:
+def test_files_are_sealed_with_argon2id_and_private_modes(folder: Path, ring: KeyRing) -> None:
     assert mode(folder) == 0o700
-    for name in ("stamp-0.pem", "checkpoint-0.pem"):
-        pem = (folder / name).read_bytes()
-        assert pem.startswith(b"-----BEGIN ENCRYPTED PRIVATE KEY-----")
+    for purpose in KeyPurpose:
+        name = f"{purpose}-0.sealed"
+        sealed = SealedKey.from_bytes((folder / name).read_bytes())
+        assert sealed.params == ARGON2ID_OWASP
         assert mode(folder / name) == 0o600
-        with pytest.raises(TypeError):
-            serialization.load_pem_private_key(pem, password=None)
+        seed = ring.signer(purpose, 0).private_bytes(
+            serialization.Encoding.Raw,
+            serialization.PrivateFormat.Raw,
+            serialization.NoEncryption(),
+        )
+        assert seed not in (folder / name).read_bytes()
     for path in folder.iterdir():
         assert PASSPHRASE not in path.read_bytes()
-    assert not [p for p in folder.iterdir() if p.name.endswith(".tmp")]
+    assert not [p for p in folder.iterdir() if p.name.endswith((".tmp", ".pem"))]
+
+
+def _write_the_old_way(folder: Path, ring: KeyRing) -> None:
+    """Replace each sealed file by the PBKDF2 PEM agritrace wrote before ADR 0012."""
+    for info in ring.list():
+        pem = ring.signer(info.purpose, info.key_id).private_bytes(
+            serialization.Encoding.PEM,
+            serialization.PrivateFormat.PKCS8,
+            serialization.BestAvailableEncryption(PASSPHRASE),
+        )
+        (folder / f"{info.kid}.pem").write_bytes(pem)
+        (folder / f"{info.kid}.sealed").unlink()
+
+
+def test_a_ring_written_the_old_way_opens_and_is_resealed(folder: Path, ring: KeyRing) -> None:
+    _write_the_old_way(folder, ring)
+    with pytest.raises(WrongPassphraseError):
+        KeyRing.open(folder, b"not the passphrase")
+    assert sorted(p.name for p in folder.glob("*.pem")) == ["checkpoint-0.pem", "stamp-0.pem"]
+    opened = KeyRing.open(folder, PASSPHRASE)
+    assert opened.public_keys(KeyPurpose.STAMP) is not None
+    assert not list(folder.glob("*.pem"))
+    for info in ring.list():
+        sealed = SealedKey.from_bytes((folder / f"{info.kid}.sealed").read_bytes())
+        assert sealed.params == ARGON2ID_OWASP
+        assert _seed(opened, info) == _seed(ring, info)
+    assert _seed(KeyRing.open(folder, PASSPHRASE), ring.list()[0]) == _seed(ring, ring.list()[0])
+
+
+def _seed(ring: KeyRing, info: keys.KeyInfo) -> bytes:
+    return ring.signer(info.purpose, info.key_id).private_bytes(
+        serialization.Encoding.Raw, serialization.PrivateFormat.Raw, serialization.NoEncryption()
+    )
+
+
+def test_a_ring_sealed_at_a_lower_cost_is_resealed(tmp_path: Path) -> None:
+    cheap = KeyRing.create(tmp_path, PASSPHRASE, kdf=UNSAFE_TEST_KDF)
+    assert (
+        SealedKey.from_bytes((tmp_path / "stamp-0.sealed").read_bytes()).params == UNSAFE_TEST_KDF
+    )
+    KeyRing.open(tmp_path, PASSPHRASE, kdf=UNSAFE_TEST_KDF)  # asked for the same: unchanged
+    assert (
+        SealedKey.from_bytes((tmp_path / "stamp-0.sealed").read_bytes()).params == UNSAFE_TEST_KDF
+    )
+    opened = KeyRing.open(tmp_path, PASSPHRASE)
+    assert SealedKey.from_bytes((tmp_path / "stamp-0.sealed").read_bytes()).params == ARGON2ID_OWASP
+    assert _seed(opened, cheap.list()[0]) == _seed(cheap, cheap.list()[0])
+
+
+def test_a_short_passphrase_is_refused(tmp_path: Path) -> None:
+    with pytest.raises(InvalidInputError, match="at least 16"):
+        KeyRing.create(tmp_path, b"fifteen chars!!")
 
 
 def test_index_lists_public_facts_only(folder: Path, ring: KeyRing) -> None:
@@ -129,7 +187,7 @@ def test_missing_ring_says_to_run_init(tmp_path: Path) -> None:
 
 @pytest.mark.parametrize("passphrase", [b"", "text-not-bytes"])
 def test_empty_or_text_passphrase_is_refused(folder: Path, passphrase: Any) -> None:
-    with pytest.raises(InvalidInputError, match="passphrase must be non-empty bytes"):
+    with pytest.raises(InvalidInputError, match="passphrase must be bytes, at least 16 long"):
         KeyRing.create(folder, passphrase)
     assert not KeyRing.exists(folder)
 
@@ -267,14 +325,22 @@ def test_inconsistent_index_is_damage(folder: Path, ring: KeyRing, change: Any) 
         KeyRing.open(folder, PASSPHRASE)
 
 
-def test_swapped_key_file_is_damage(folder: Path, ring: KeyRing) -> None:
+def test_swapped_key_file_is_refused(folder: Path, ring: KeyRing) -> None:
+    # A sealed file is bound to its key's name and public key: it opens nowhere else.
+    (folder / "stamp-0.sealed").write_bytes((folder / "checkpoint-0.sealed").read_bytes())
+    with pytest.raises(WrongPassphraseError, match="damaged"):
+        KeyRing.open(folder, PASSPHRASE)
+
+
+def test_swapped_old_key_file_is_damage(folder: Path, ring: KeyRing) -> None:
+    _write_the_old_way(folder, ring)
     (folder / "stamp-0.pem").write_bytes((folder / "checkpoint-0.pem").read_bytes())
     with pytest.raises(DamagedKeyRingError, match="does not match"):
         KeyRing.open(folder, PASSPHRASE)
 
 
 def test_missing_key_file_is_damage(folder: Path, ring: KeyRing) -> None:
-    (folder / "checkpoint-0.pem").unlink()
+    (folder / "checkpoint-0.sealed").unlink()
     with pytest.raises(DamagedKeyRingError, match="cannot read"):
         KeyRing.open(folder, PASSPHRASE)
 
@@ -284,6 +350,7 @@ def test_unencrypted_key_file_is_refused(folder: Path, ring: KeyRing) -> None:
         serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()
     )
     (folder / "stamp-0.pem").write_bytes(plain)
+    (folder / "stamp-0.sealed").unlink()
     with pytest.raises(DamagedKeyRingError, match="not encrypted"):
         KeyRing.open(folder, PASSPHRASE)
 

@@ -15,6 +15,7 @@ import click
 from sqlalchemy.exc import OperationalError
 
 from agritrace.cli import (
+    db,
     demo,
     events,
     facility,
@@ -84,7 +85,7 @@ def cli(click_ctx: click.Context) -> None:
     click_ctx.call_on_close(ctx.close)
 
 
-for _module in (init, facility, product, lot, stamps, events, user, ledger, keys, serve, demo):
+for _module in (init, facility, product, lot, stamps, events, user, ledger, keys, serve, demo, db):
     _module.register(cli)
 
 

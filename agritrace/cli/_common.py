@@ -44,6 +44,7 @@ class CliContext:
     _engine: Engine | None = None
     _sessions: sessionmaker[Session] | None = field(default=None, repr=False)
     _ring: KeyRing | None = field(default=None, repr=False)
+    _owner_engine: Engine | None = field(default=None, repr=False)
 
     @property
     def settings(self) -> Settings:
@@ -56,6 +57,16 @@ class CliContext:
         if self._engine is None:
             self._engine = make_engine(self.settings.database_url)
         return self._engine
+
+    @property
+    def owner_engine(self) -> Engine:
+        """The engine migrations and grants run with (AGRITRACE_OWNER_DATABASE_URL, else the
+        application's own)."""
+        if self.settings.migration_database_url == self.settings.database_url:
+            return self.engine
+        if self._owner_engine is None:
+            self._owner_engine = make_engine(self.settings.migration_database_url)
+        return self._owner_engine
 
     def check_schema(self) -> None:
         from agritrace.migrations import current_revision, head_revision
@@ -89,22 +100,28 @@ class CliContext:
         """The key ring, decrypted with AGRITRACE_KEY_PASSPHRASE (for signing)."""
         if self._ring is None:
             passphrase = self.settings.require_key_passphrase()
-            self._ring = KeyRing.open(self.settings.keys_dir, passphrase)
+            self._ring = KeyRing.open(self.settings.keys_dir, passphrase, kdf=self.settings.key_kdf)
         return self._ring
 
     def checkpoint(self, session: Session) -> None:
         """Sign a checkpoint over what was just committed, so new entries are provable."""
         from agritrace.trace import journal
 
-        journal.sign_checkpoint(session, origin=self.settings.origin, ring=self.ring())
+        journal.sign_checkpoint(
+            session,
+            origin=self.settings.origin,
+            ring=self.ring(),
+            publish_to=self.settings.checkpoints_dir,
+        )
 
     def public_keys(self) -> list[KeyInfo]:
         """The ring's public keys; needs no passphrase (for verifying)."""
         return read_public_keys(self.settings.keys_dir)
 
     def close(self) -> None:
-        if self._engine is not None:
-            self._engine.dispose()
+        for engine in (self._engine, self._owner_engine):
+            if engine is not None:
+                engine.dispose()
 
 
 pass_ctx = click.make_pass_decorator(CliContext, ensure=True)

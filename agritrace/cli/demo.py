@@ -19,7 +19,7 @@ from agritrace.migrations import upgrade
 from agritrace.stamps.codec import stamp_prefix
 from agritrace.stamps.printing import render_pdf
 from agritrace.trace import demo as sample
-from agritrace.trace import issuance, registry
+from agritrace.trace import issuance, journal, registry
 from agritrace.web import create_app
 
 MARKER = ".agritrace-demo"
@@ -81,7 +81,9 @@ def demo(
     )
     ctx._settings = settings
     click.echo(f"agritrace demo: seeding {folder} ...", err=True)
-    ring = KeyRing.create(settings.keys_dir, settings.require_key_passphrase())
+    ring = KeyRing.create(
+        settings.keys_dir, settings.require_key_passphrase(), kdf=settings.key_kdf
+    )
     engine = make_engine(settings.database_url)
     upgrade(engine)
     prefix = stamp_prefix(settings.base_url, allow_long=True)
@@ -102,6 +104,10 @@ def demo(
                 role=role,
                 facility_code=facility,
             )
+        # Reuses the checkpoint the seed signed, and publishes it for mirrors.
+        journal.sign_checkpoint(
+            session, origin=settings.origin, ring=ring, publish_to=settings.checkpoints_dir
+        )
         dried = issuance.list_batches(session, lot_ref=sample.DRIED)[0]
         key = ring.signer(KeyPurpose.STAMP, dried.key_id)
         render_pdf(issuance.print_items(dried, private_key=key), folder / "stamps.pdf")

@@ -286,7 +286,12 @@ def export_group() -> None:
 def _checkpoint(ctx: CliContext, session: Any) -> Any:
     latest = store.latest_checkpoint(session)
     if latest is None or latest.size < store.head(session).size:
-        return journal.sign_checkpoint(session, origin=ctx.settings.origin, ring=ctx.ring())
+        return journal.sign_checkpoint(
+            session,
+            origin=ctx.settings.origin,
+            ring=ctx.ring(),
+            publish_to=ctx.settings.checkpoints_dir,
+        )
     return latest
 
 

@@ -4,8 +4,9 @@ from __future__ import annotations
 
 import base64
 import json
+from collections.abc import Sequence
 from pathlib import Path
-from typing import Any
+from typing import Any, NoReturn
 
 import click
 
@@ -21,10 +22,11 @@ from agritrace.cli._common import (
 from agritrace.db import begin_snapshot
 from agritrace.errors import InvalidInputError, NotFoundError
 from agritrace.keys import KeyPurpose, public_keys_from_jwks
-from agritrace.ledger import store
-from agritrace.ledger.audit import LedgerCorruptError, audit
+from agritrace.ledger import mirror, store
+from agritrace.ledger.audit import AuditReport, LedgerCorruptError, audit
 from agritrace.ledger.bundle import BundleError, verify_bundle
 from agritrace.ledger.checkpoint import Checkpoint, NoteVerifier
+from agritrace.ledger.trust import RollbackError, check_extends, needs_proof, open_trusted
 from agritrace.trace import journal
 
 EXPORT_FORMAT = "agritrace-ledger-export/v1"
@@ -69,38 +71,110 @@ def status(ctx: CliContext, as_json: bool) -> None:
         click.echo(f"checkpoint  size {latest.size}, signed {latest.created_at:%Y-%m-%d %H:%M} UTC")
 
 
+_TRUSTED_HELP = (
+    "A checkpoint this verifier trusts: a signed checkpoint file, or a checkpoint folder "
+    "(its 'latest'), e.g. a mirror of AGRITRACE_CHECKPOINT_DIR."
+)
+_STATE_HELP = (
+    "File that remembers the last verified checkpoint (default: <instance>/verified-checkpoint)."
+)
+
+
+def _trusted(
+    paths: Sequence[Path], verifiers: Sequence[NoteVerifier], origin: str | None
+) -> list[tuple[str, Checkpoint]]:
+    """Each trusted checkpoint that exists (the state file may not yet), with its note."""
+    found: list[tuple[str, Checkpoint]] = []
+    for path in paths:
+        note = mirror.read_note(path)
+        found.append((note.decode("utf-8"), open_trusted(note, verifiers=verifiers, origin=origin)))
+    return found
+
+
+def _check_not_rolled_back(
+    session: Any, report: AuditReport, origin: str, trusted: Sequence[tuple[str, Checkpoint]]
+) -> None:
+    """Raise RollbackError unless the audited tree extends every trusted checkpoint."""
+    current = Checkpoint(origin=origin, size=report.size, root_hash=report.root_hash)
+    for _note, checkpoint in trusted:
+        proof: list[bytes] = []
+        if needs_proof(checkpoint, current):
+            proof = store.consistency_proof(session, checkpoint.size, current.size)
+        check_extends(checkpoint, current, proof)
+
+
+def _remember(session: Any, state: Path, trusted: Sequence[tuple[str, Checkpoint]]) -> None:
+    """Advance the state file to the newest signed checkpoint now known to be consistent."""
+    candidates = [(checkpoint.size, note) for note, checkpoint in trusted]
+    latest = store.latest_checkpoint(session)
+    if latest is not None:
+        candidates.append((latest.size, latest.note))
+    if candidates:
+        mirror.remember(state, max(candidates, key=lambda item: item[0])[1])
+
+
+def _not_intact(exc: LedgerCorruptError | RollbackError, *, as_json: bool) -> NoReturn:
+    if as_json:
+        emit({"intact": False, "message": str(exc), **exc.facts}, as_json=True)
+    else:
+        click.echo(f"ledger NOT intact: {exc}", err=True)
+    raise click.exceptions.Exit(1) from exc
+
+
 @ledger_group.command("verify")
+@click.option(
+    "--trusted", "trusted_path", type=click.Path(path_type=Path), default=None, help=_TRUSTED_HELP
+)
+@click.option(
+    "--state", "state_path", type=click.Path(path_type=Path), default=None, help=_STATE_HELP
+)
 @json_option
 @pass_ctx
-def verify(ctx: CliContext, as_json: bool) -> None:
-    """Audit everything: chain, tree, nodes, checkpoints. Exit 0 intact, 1 if not."""
-    verifiers = journal.verifiers(ctx.settings.origin, ctx.public_keys())
+def verify(
+    ctx: CliContext, as_json: bool, trusted_path: Path | None, state_path: Path | None
+) -> None:
+    """Audit everything: chain, tree, nodes, checkpoints, and that the ledger extends the
+    last checkpoint verified before (state file) and any --trusted one. Exit 0 intact, 1 if
+    not; the state advances only after a verify that passes."""
+    origin = ctx.settings.origin
+    verifiers = journal.verifiers(origin, ctx.public_keys())
+    state = state_path or ctx.settings.verify_state_file
+    sources = [p for p in (trusted_path,) if p is not None]
+    if state.exists():
+        sources.append(state)
+    trusted = _trusted(sources, verifiers, origin)
     with ctx.session() as session:
         begin_snapshot(session)  # the audit and its progress total read the same state
         total = store.head(session).size
         try:
             with progress(total, "auditing") as advance_to:
                 report = audit(session, verifiers=verifiers, progress=advance_to)
-        except LedgerCorruptError as exc:
-            facts = exc.facts
-            if as_json:
-                emit({"intact": False, "message": str(exc), **facts}, as_json=True)
-            else:
-                click.echo(f"ledger NOT intact: {exc}", err=True)
-            raise click.exceptions.Exit(1) from exc
+            _check_not_rolled_back(session, report, origin, trusted)
+        except (LedgerCorruptError, RollbackError) as exc:
+            _not_intact(exc, as_json=as_json)
+        _remember(session, state, trusted)
     result = {
         "intact": True,
         "size": report.size,
         "root_hash": _b64(report.root_hash),
         "checkpoints_verified": report.checkpoints,
         "latest_checkpoint_size": report.latest_checkpoint_size,
+        "trusted_sizes": [checkpoint.size for _note, checkpoint in trusted],
+        "state_file": str(state),
     }
     emit(
         result,
         as_json=as_json,
         message=f"ledger intact: {report.size} entries, root {result['root_hash']}, "
-        f"{report.checkpoints} checkpoints verified",
+        f"{report.checkpoints} checkpoints verified; {_trust_note(trusted)}",
     )
+
+
+def _trust_note(trusted: Sequence[tuple[str, Checkpoint]]) -> str:
+    if not trusted:
+        return "no checkpoint was trusted before (first verify with this state file)"
+    sizes = ", ".join(str(checkpoint.size) for _note, checkpoint in trusted)
+    return f"extends the trusted checkpoint(s) of size {sizes}"
 
 
 @ledger_group.command("checkpoint")
@@ -110,7 +184,9 @@ def checkpoint(ctx: CliContext, as_json: bool) -> None:
     """Sign a checkpoint over the current ledger (reuses the latest if nothing changed)."""
     ring = ctx.ring()
     with ctx.session() as session:
-        signed = journal.sign_checkpoint(session, origin=ctx.settings.origin, ring=ring)
+        signed = journal.sign_checkpoint(
+            session, origin=ctx.settings.origin, ring=ring, publish_to=ctx.settings.checkpoints_dir
+        )
     if as_json:
         emit(
             {"size": signed.size, "root_hash": _b64(signed.root_hash), "note": signed.note},
@@ -129,7 +205,13 @@ def proof(ctx: CliContext, index: int, as_json: bool) -> None:
     with ctx.session() as session:
         latest = store.latest_checkpoint(session)
         ring = None if latest is not None and latest.size > index else ctx.ring()
-        record = journal.proof_record(session, index, origin=ctx.settings.origin, ring=ring)
+        record = journal.proof_record(
+            session,
+            index,
+            origin=ctx.settings.origin,
+            ring=ring,
+            publish_to=ctx.settings.checkpoints_dir,
+        )
     data = record.to_json()
     if as_json:
         emit(data, as_json=True)
@@ -148,6 +230,14 @@ def proof(ctx: CliContext, index: int, as_json: bool) -> None:
 @click.option("--subject", default=None, help="Every entry about a subject, e.g. lot:12.")
 @click.option("-o", "--output", required=True, help="File to write the bundle to.")
 @click.option("--reveal", is_flag=True, help="Include the openings of the entries' private fields.")
+@click.option(
+    "--consistent-with",
+    "consistent_with",
+    default=None,
+    metavar="SIZE|FILE",
+    help="Embed the consistency proof from this tree size (or this checkpoint file or folder) "
+    "to the bundle's checkpoint, for a verifier that trusts that checkpoint.",
+)
 @json_option
 @pass_ctx
 def bundle(
@@ -156,10 +246,12 @@ def bundle(
     subject: str | None,
     output: str,
     reveal: bool,
+    consistent_with: str | None,
     as_json: bool,
 ) -> None:
     """Write a proof bundle that verifies offline with the ledger's public key."""
     path = output_path(output)
+    old_size = None if consistent_with is None else _tree_size(ctx, consistent_with)
     with ctx.session() as session:
         wanted = list(indices)
         if subject:
@@ -170,13 +262,30 @@ def bundle(
         if not wanted:
             raise InvalidInputError("name entries with --index or --subject")
         latest = store.latest_checkpoint(session)
-        ring = None if latest is not None and latest.size > max(wanted) else ctx.ring()
+        needed = max(max(wanted) + 1, old_size or 0)
+        ring = None if latest is not None and latest.size >= needed else ctx.ring()
         document = journal.bundle(
-            session, wanted, origin=ctx.settings.origin, ring=ring, reveal=reveal
+            session,
+            wanted,
+            origin=ctx.settings.origin,
+            ring=ring,
+            publish_to=ctx.settings.checkpoints_dir,
+            consistent_with=old_size,
+            reveal=reveal,
         )
     write_atomic(path, lambda out: json.dump(document, out, ensure_ascii=False, indent=1))
     summary = {"file": str(path), "entries": len(document["entries"])}
     emit(summary, as_json=as_json, message=f"wrote {len(document['entries'])} entries to {path}")
+
+
+def _tree_size(ctx: CliContext, raw: str) -> int:
+    """``--consistent-with``: a decimal tree size, or a signed checkpoint file or folder."""
+    if raw.isascii() and raw.isdigit():
+        return int(raw)
+    origin = ctx.settings.origin
+    note = mirror.read_note(Path(raw))
+    verifiers = journal.verifiers(origin, ctx.public_keys())
+    return open_trusted(note, verifiers=verifiers, origin=origin).size
 
 
 def _load_verifiers(key_file: Path, note_origin: str) -> list[NoteVerifier]:
@@ -203,9 +312,29 @@ def _load_verifiers(key_file: Path, note_origin: str) -> list[NoteVerifier]:
     type=click.Path(dir_okay=False, path_type=Path),
     help="keys.json (JWK Set) or a C2SP verifier key line.",
 )
+@click.option(
+    "--trusted", "trusted_path", type=click.Path(path_type=Path), default=None, help=_TRUSTED_HELP
+)
+@click.option(
+    "--state",
+    "state_path",
+    type=click.Path(dir_okay=False, path_type=Path),
+    default=None,
+    help="File that remembers the newest checkpoint this verifier has seen (read, then "
+    "advanced to the bundle's checkpoint once it verifies).",
+)
 @json_option
-def verify_bundle_command(bundle_file: Path, key_file: Path, as_json: bool) -> None:
-    """Verify a proof bundle offline. Exit 0 if it verifies, 1 if not."""
+def verify_bundle_command(
+    bundle_file: Path,
+    key_file: Path,
+    trusted_path: Path | None,
+    state_path: Path | None,
+    as_json: bool,
+) -> None:
+    """Verify a proof bundle offline. Exit 0 if it verifies, 1 if not.
+
+    With --trusted or --state, the bundle's checkpoint must also extend the trusted one (its
+    own consistency proof, see 'ledger bundle --consistent-with')."""
     try:
         raw = bundle_file.read_bytes()
     except OSError as exc:
@@ -218,14 +347,23 @@ def verify_bundle_command(bundle_file: Path, key_file: Path, as_json: bool) -> N
         origin = ""
         document = raw
     verifiers = _load_verifiers(key_file, origin or "unknown")
+    sources = [p for p in (trusted_path, state_path) if p is not None and p.exists()]
+    if trusted_path is not None and trusted_path not in sources:
+        sources.insert(0, trusted_path)  # a missing --trusted file is an error, said by read
+    trusted: list[Checkpoint | None] = [c for _note, c in _trusted(sources, verifiers, None)]
     try:
-        verified = verify_bundle(document, verifiers=verifiers)
+        for checkpoint in trusted or [None]:
+            verified = verify_bundle(document, verifiers=verifiers, trusted=checkpoint)
     except BundleError as exc:
         if as_json:
             emit({"verified": False, "message": str(exc)}, as_json=True)
         else:
             click.echo(f"bundle does NOT verify: {exc}", err=True)
         raise click.exceptions.Exit(1) from exc
+    if state_path is not None and isinstance(document, dict):
+        newest = max((c.size for c in trusted if c is not None), default=-1)
+        if verified.checkpoint.size >= newest:
+            mirror.remember(state_path, document["checkpoint"])
     result = {
         "verified": True,
         "origin": verified.checkpoint.origin,

@@ -157,7 +157,9 @@ class _RingHolder:
                 return self._ring
             try:
                 passphrase = self._settings.require_key_passphrase()
-                self._ring = KeyRing.open(self._settings.keys_dir, passphrase)
+                self._ring = KeyRing.open(
+                    self._settings.keys_dir, passphrase, kdf=self._settings.key_kdf
+                )
             except InvalidInputError as exc:
                 raise KeyRingUnavailableError(
                     key="web.signing_needs_passphrase", reason=str(exc)
@@ -210,7 +212,10 @@ def sign_checkpoint() -> None:
     """Sign a checkpoint over what the request just committed (as every CLI write does)."""
     from agritrace.trace import journal
 
-    journal.sign_checkpoint(db(), origin=state().settings.origin, ring=ring())
+    settings = state().settings
+    journal.sign_checkpoint(
+        db(), origin=settings.origin, ring=ring(), publish_to=settings.checkpoints_dir
+    )
 
 
 def _close_session(_error: BaseException | None) -> None:

@@ -132,8 +132,13 @@ def _checkpoint_now() -> LedgerCheckpoint:
         signing_ring: KeyRing | None = ring()
     except KeyRingUnavailableError:
         signing_ring = None
+    settings = state().settings
     return journal.checkpoint_covering(
-        session, store.head(session).size, origin=state().settings.origin, ring=signing_ring
+        session,
+        store.head(session).size,
+        origin=settings.origin,
+        ring=signing_ring,
+        publish_to=settings.checkpoints_dir,
     )
 
 

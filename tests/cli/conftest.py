@@ -23,6 +23,8 @@ def cli_env(fresh_db_url: str, tmp_path: Path) -> dict[str, str]:
         "AGRITRACE_BASE_URL": "https://trace.example.vn",
         "AGRITRACE_KEY_PASSPHRASE": "test passphrase for keys",
         "AGRITRACE_DEMO": "0",
+        # Rings made by these tests are sealed at a trivial Argon2id cost (test-only knob).
+        "AGRITRACE_UNSAFE_TEST_KDF": "1",
     }
 
 

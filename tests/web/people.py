@@ -158,7 +158,12 @@ def build_people(backend: str, folder: Path) -> Iterator[People]:
         from agritrace.trace import journal
 
         with site.sessions() as session:
-            journal.sign_checkpoint(session, origin=site.settings.origin, ring=site.ring)
+            journal.sign_checkpoint(
+                session,
+                origin=site.settings.origin,
+                ring=site.ring,
+                publish_to=site.settings.checkpoints_dir,
+            )
         users, tokens = _add_people(site)
         clients: dict[str, FlaskClient] = {}
         csrf: dict[str, str] = {}
