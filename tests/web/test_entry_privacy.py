@@ -82,7 +82,10 @@ def shipped(backend: str, tmp_path_factory: pytest.TempPathFactory) -> Iterator[
                 ],
             )
             journal.sign_checkpoint(
-                session, origin=people.site.settings.origin, ring=people.site.ring
+                session,
+                origin=people.site.settings.origin,
+                ring=people.site.ring,
+                publish_to=people.site.settings.checkpoints_dir,
             )
         code = people.site.code(batch.first_serial)
         yield Shipments(people, to_buyer.ledger_index, to_b.ledger_index, code)
