@@ -20,8 +20,9 @@ import pytest
 from sqlalchemy import Engine, func, select
 
 from agritrace.db import make_engine, make_sessionmaker, utcnow
+from agritrace.errors import InvalidInputError
 from agritrace.keys import KeyRing
-from agritrace.trace import access, events, registry
+from agritrace.trace import access, events, issuance, registry
 from agritrace.trace.event_models import Step, TraceEvent
 from agritrace.trace.models import StampBatch
 from tests.trace import races
@@ -147,3 +148,24 @@ def test_racing_threads_of_one_app_get_exactly_the_allowed_outcome(
     outcomes = ["ok" if status == 201 else str(status) for status in statuses]
     _expect(outcomes, scenario, str(HTTP_REFUSAL[scenario]))
     _check_books(engine, scenario)
+
+
+def test_a_writer_that_read_first_checks_what_others_committed_since(
+    raced: tuple[str, Engine],
+) -> None:
+    """A request reads the lot (its page, its user) before it writes: the rule must still
+    see the stamps another writer issued in between (SQLite: no stale snapshot, no 'database
+    is locked'; both: no stale object)."""
+    _url, engine = raced
+    _prepare(engine, "stamps")
+    sessions = make_sessionmaker(engine)
+    with sessions() as early, sessions() as other:
+        seen = registry.get_lot(early, races.LOT)
+        assert seen.units_issued == 0
+        issuance.issue_batch(other, lot_ref=races.LOT, count=60, key_id=0, prefix=races.PREFIX)
+        with pytest.raises(InvalidInputError, match="40 left") as refused:
+            issuance.issue_batch(early, lot_ref=races.LOT, count=60, key_id=0, prefix=races.PREFIX)
+        assert refused.value.key == "stamps.exceed_units"
+        early.rollback()
+        issuance.issue_batch(early, lot_ref=races.LOT, count=40, key_id=0, prefix=races.PREFIX)
+    _check_books(engine, "stamps")
