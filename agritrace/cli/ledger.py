@@ -26,6 +26,8 @@ from agritrace.ledger.audit import LedgerCorruptError, audit
 from agritrace.ledger.bundle import BundleError, verify_bundle
 from agritrace.ledger.checkpoint import Checkpoint, NoteVerifier
 from agritrace.trace import journal
+from agritrace.trace.invariants import RuleBrokenError
+from agritrace.trace.rule_audit import check_rules
 
 EXPORT_FORMAT = "agritrace-ledger-export/v1"
 
@@ -70,9 +72,16 @@ def status(ctx: CliContext, as_json: bool) -> None:
 
 
 @ledger_group.command("verify")
+@click.option(
+    "--rules",
+    "rules",
+    is_flag=True,
+    help="Also replay the business rules (stamps within units, mass balance, custody, "
+    "recalls, suspensions) and name the first entry that breaks one.",
+)
 @json_option
 @pass_ctx
-def verify(ctx: CliContext, as_json: bool) -> None:
+def verify(ctx: CliContext, rules: bool, as_json: bool) -> None:
     """Audit everything: chain, tree, nodes, checkpoints. Exit 0 intact, 1 if not."""
     verifiers = journal.verifiers(ctx.settings.origin, ctx.public_keys())
     with ctx.session() as session:
@@ -81,12 +90,24 @@ def verify(ctx: CliContext, as_json: bool) -> None:
         try:
             with progress(total, "auditing") as advance_to:
                 report = audit(session, verifiers=verifiers, progress=advance_to)
+            if rules:
+                with progress(total, "replaying rules") as advance_to:
+                    check_rules(session, progress=advance_to)
         except LedgerCorruptError as exc:
             facts = exc.facts
             if as_json:
                 emit({"intact": False, "message": str(exc), **facts}, as_json=True)
             else:
                 click.echo(f"ledger NOT intact: {exc}", err=True)
+            raise click.exceptions.Exit(1) from exc
+        except RuleBrokenError as exc:  # the bytes verify; what they record broke a rule
+            if as_json:
+                emit(
+                    {"intact": True, "rules_hold": False, "message": str(exc), **exc.facts},
+                    as_json=True,
+                )
+            else:
+                click.echo(f"ledger breaks a business rule: {exc}", err=True)
             raise click.exceptions.Exit(1) from exc
     result = {
         "intact": True,
@@ -95,11 +116,13 @@ def verify(ctx: CliContext, as_json: bool) -> None:
         "checkpoints_verified": report.checkpoints,
         "latest_checkpoint_size": report.latest_checkpoint_size,
     }
+    if rules:
+        result["rules_hold"] = True
     emit(
         result,
         as_json=as_json,
         message=f"ledger intact: {report.size} entries, root {result['root_hash']}, "
-        f"{report.checkpoints} checkpoints verified",
+        f"{report.checkpoints} checkpoints verified" + (", business rules hold" if rules else ""),
     )
 
 

@@ -1,0 +1,43 @@
+"""Reads the stored ledger for the business-rule replay (``ledger verify --rules``).
+
+The rules themselves are pure (:mod:`agritrace.trace.invariants`); this module only streams
+the entries, in index order and in bounded memory, from the caller's session (begin a
+snapshot first, so that the replay and the cryptographic audit read the same state).
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable, Iterator, Mapping
+from typing import Any
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from agritrace.ledger.store import LedgerEntry
+from agritrace.trace import invariants
+
+__all__ = ["check_rules"]
+
+_BATCH = 2_000
+
+
+def _entries(
+    session: Session, progress: Callable[[int], None] | None
+) -> Iterator[tuple[int, Mapping[str, Any]]]:
+    rows = session.execute(
+        select(LedgerEntry.idx, LedgerEntry.content)
+        .order_by(LedgerEntry.idx)
+        .execution_options(yield_per=_BATCH)
+    )
+    for index, content in rows:
+        body = json.loads(content)
+        yield index, body if isinstance(body, dict) else {}
+        if progress is not None and index % _BATCH == 0:
+            progress(index + 1)
+
+
+def check_rules(session: Session, *, progress: Callable[[int], None] | None = None) -> None:
+    """Replay every stored entry through the business rules; raises
+    :class:`~agritrace.trace.invariants.RuleBrokenError` at the first entry breaking one."""
+    invariants.replay(_entries(session, progress))
