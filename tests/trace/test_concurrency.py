@@ -25,6 +25,7 @@ from agritrace.keys import KeyRing
 from agritrace.trace import access, events, issuance, registry
 from agritrace.trace.event_models import Step, TraceEvent
 from agritrace.trace.models import StampBatch
+from agritrace.trace.rule_audit import check_rules
 from tests.trace import races
 from tests.web.conftest import NO_LIMITS, PASSPHRASE, make_settings
 
@@ -62,6 +63,7 @@ def _check_books(engine: Engine, scenario: str) -> None:
             select(func.count()).select_from(TraceEvent).where(TraceEvent.step == Step.SHIPPING)
         )
         left = events.remaining_quantity(session, lot)
+        check_rules(session)  # and the ledger replays without breaking a rule
     if scenario == "stamps":
         assert issued == 100
         assert lot.units_issued == 100
