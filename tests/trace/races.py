@@ -5,7 +5,9 @@ racer makes one attempt at consuming the whole lot, or a quarter of its stamps:
 
 - ``stamps``: issue 25 stamps (4 of 9 racers may succeed: 100 units);
 - ``process``: turn all 100 kg into its own output lot ``RC-FARM/O<i>`` (1 may succeed);
-- ``ship``: ship the lot to its own destination ``RC-DEST-<i>`` (1 may succeed).
+- ``ship``: ship the lot to its own destination ``RC-DEST-<i>`` (1 may succeed);
+- ``recall``: racer 0 recalls the lot, the others record a cooling of it (any may succeed
+  before the recall, none after it).
 
 :func:`race_process` runs one attempt in a process of its own (its own engine and
 connection); :func:`api_request` is the same attempt as a JSON API request.
@@ -16,11 +18,12 @@ from __future__ import annotations
 import datetime as dt
 from typing import Any
 
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from sqlalchemy.orm import Session
 
 from agritrace.db import make_engine, make_sessionmaker
 from agritrace.errors import AgritraceError
-from agritrace.trace import events, issuance, registry
+from agritrace.trace import events, issuance, recalls, registry
 from agritrace.trace.events import LotAmount
 
 FARM = "RC-FARM"
@@ -28,7 +31,7 @@ LOT = f"{FARM}/L1"
 PREFIX = "HTTPS://TRACE.EXAMPLE.VN/S/"
 SCENARIOS = ("stamps", "process", "ship")
 #: Racers per scenario, and how many of them may succeed.
-RACERS = {"stamps": 9, "process": 6, "ship": 6}
+RACERS = {"stamps": 9, "process": 6, "ship": 6, "recall": 6}
 ALLOWED = {"stamps": 4, "process": 1, "ship": 1}
 STAMPS_EACH = 25
 EVENT_TIME = dt.datetime(2026, 6, 12, 8, 0, tzinfo=dt.timezone(dt.timedelta(hours=7)))
@@ -89,6 +92,8 @@ def attempt(session: Session, scenario: str, i: int) -> None:
             inputs=[LotAmount(LOT, "100", "kg")],
             outputs=[LotAmount(f"{FARM}/O{i}", "50", "kg")],
         )
+    elif scenario == "recall":
+        _recall_or_cool(session, i)
     else:
         events.record_event(
             session,
@@ -98,6 +103,21 @@ def attempt(session: Session, scenario: str, i: int) -> None:
             event_time=EVENT_TIME,
             destination=f"RC-DEST-{i}",
         )
+
+
+def _recall_or_cool(session: Session, i: int) -> None:
+    if i == 0:
+        signer = (0, Ed25519PrivateKey.generate())
+        recalls.recall_lot(session, lot_ref=LOT, reason="residue", signer=signer)
+        return
+    events.record_event(
+        session,
+        step="cooling",
+        lot_ref=LOT,
+        facility_code=FARM,
+        event_time=EVENT_TIME + dt.timedelta(minutes=i),
+        temperature_c="4",
+    )
 
 
 def api_request(scenario: str, i: int) -> tuple[str, dict[str, Any]]:

@@ -87,6 +87,12 @@ def test_racing_processes_get_exactly_the_allowed_outcome(
 ) -> None:
     url, engine = raced
     _prepare(engine, scenario)
+    outcomes = _race_processes(url, scenario)
+    _expect(outcomes, scenario, REFUSAL[scenario])
+    _check_books(engine, scenario)
+
+
+def _race_processes(url: str, scenario: str) -> list[str]:
     context = multiprocessing.get_context("spawn")
     count = races.RACERS[scenario]
     barrier = context.Barrier(count)
@@ -101,8 +107,18 @@ def test_racing_processes_get_exactly_the_allowed_outcome(
     for worker in workers:
         worker.join(timeout=60)
         assert worker.exitcode == 0
-    _expect(outcomes, scenario, REFUSAL[scenario])
-    _check_books(engine, scenario)
+    return outcomes
+
+
+@pytest.mark.slow
+def test_events_racing_a_recall_never_land_after_it(raced: tuple[str, Engine]) -> None:
+    url, engine = raced
+    _prepare(engine, "recall")
+    outcomes = _race_processes(url, "recall")
+    assert outcomes.count("ok") >= 1  # the recall itself
+    assert set(outcomes) <= {"ok", "event.lot_recalled"}, outcomes
+    with make_sessionmaker(engine)() as session:
+        check_rules(session)  # no cooling entry after the recall entry
 
 
 def _operator_token(engine: Engine) -> str:
