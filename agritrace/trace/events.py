@@ -806,13 +806,15 @@ def correct_event(
     why = check_text(reason, field="reason", max_len=500)
     moment_now = now or utcnow()
     begin_write(session)
+    event = session.scalar(select(TraceEvent).where(TraceEvent.ledger_index == ledger_index))
+    if event is not None:
+        # Undoing a shipment or a consumption changes custody and quantities: lock the lots
+        # (before the facility, as every writer does).
+        lock_lots(session, [f"{row.lot.facility.code}/{row.lot.code}" for row in event.lots])
     share_facilities(session, [facility_code])
     actor = _Batch(session, moment_now).actor(facility_code)
-    event = session.scalar(select(TraceEvent).where(TraceEvent.ledger_index == ledger_index))
     if event is None:
         raise NotFoundError(key="event.not_an_event", index=ledger_index)
-    # Undoing a shipment or a consumption changes custody and quantities: lock the lots.
-    lock_lots(session, [f"{row.lot.facility.code}/{row.lot.code}" for row in event.lots])
     if event.facility_id != actor.id:
         raise ConflictError(
             key="event.correct_not_yours", index=ledger_index, owner=event.facility.code

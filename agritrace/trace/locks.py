@@ -10,8 +10,9 @@ on, and only then reads and checks.
 - PostgreSQL: ``SELECT ... FOR UPDATE`` on the lot rows, all of a writer's lots in one
   statement in ascending id order, so two writers needing the same lots queue instead of
   deadlocking; ``FOR SHARE`` on facility rows (a suspension, which updates the row, waits
-  for the events under way, and they for it; shared locks never wait for each other, and
-  a suspension holds no lot). The serial counter and the ledger head come last.
+  for the events under way, and they for it; a suspension holds no lot). Every writer
+  takes its lots before its facilities (a share request may queue behind a waiting
+  suspension), then the serial counter, then the ledger head: one order, no cycle.
 - SQLite: ``begin_write``'s ``BEGIN IMMEDIATE`` already admits one writer at a time.
 
 Both refresh the objects the session had loaded (``populate_existing``): a web request may
