@@ -56,6 +56,10 @@ NAMING_CONVENTION = {
 }
 
 SQLITE_BUSY_TIMEOUT_MS = 30_000
+#: Session.info: the transaction begin_write started (it holds the write lock on SQLite).
+_WRITER = "agritrace_writer_transaction"
+#: Connection.info: the SQLite connection's total_changes when its transaction began.
+_CHANGES_AT_BEGIN = "agritrace_changes_at_begin"
 
 
 class Base(DeclarativeBase):
@@ -143,6 +147,8 @@ def _install_sqlite_hooks(engine: Engine) -> None:
     def _on_begin(conn: Connection) -> None:
         mode = conn.get_execution_options().get("sqlite_begin", "")
         conn.exec_driver_sql(f"BEGIN {mode}".strip())
+        # So that begin_write can tell a transaction that has only read (see there).
+        conn.info[_CHANGES_AT_BEGIN] = conn.connection.driver_connection.total_changes  # type: ignore[union-attr]
 
 
 def make_engine(url: str, **kwargs: Any) -> Engine:
@@ -230,20 +236,39 @@ def begin_snapshot(session: Session) -> None:
 
 
 def begin_write(session: Session) -> None:
-    """Start the session's transaction as a writer.
+    """Start the session's transaction as a writer, so that what it reads next is current.
 
-    On SQLite this issues ``BEGIN IMMEDIATE`` so that the write lock is taken up front and a
-    concurrent writer waits instead of failing with a stale snapshot. If the session's
-    transaction has already begun (for example inside a test's outer transaction) this is a
-    no-op, so call it before the transaction's first statement. On PostgreSQL writers
+    On SQLite this issues ``BEGIN IMMEDIATE``: the write lock is taken up front and a
+    concurrent writer waits instead of failing with a stale snapshot. A session that has
+    only read so far (a web request loads its user first) ends that read transaction and
+    begins again as a writer; objects it loaded stay, so a rule re-reads what it checks
+    after this call (see :mod:`agritrace.trace.locks`). A session already writing, or
+    joined to an outer transaction (as in tests), is left as it is. On PostgreSQL writers
     serialize on row locks taken by the code that needs them.
     """
     if session.in_transaction():
-        return
+        if not _sqlite_reader(session):
+            return
+        session.commit()  # it only read: nothing to lose, and its snapshot must go
     try:
         session.connection(execution_options={"sqlite_begin": "IMMEDIATE"})
     except OperationalError as exc:
         raise StorageUnavailableError(f"database is unavailable: {exc.orig}") from exc
+    session.info[_WRITER] = session.get_transaction()
+
+
+def _sqlite_reader(session: Session) -> bool:
+    """Whether the session is in a SQLite transaction begun without the write lock, on a
+    connection of its own, with nothing written: one :func:`begin_write` may restart."""
+    if not is_sqlite(session) or isinstance(session.get_bind(), Connection):
+        return False
+    if session.info.get(_WRITER) is session.get_transaction():
+        return False
+    if session.new or session.dirty or session.deleted:
+        return False
+    connection = session.connection()
+    driver = connection.connection.driver_connection
+    return bool(connection.info.get(_CHANGES_AT_BEGIN) == driver.total_changes)  # type: ignore[union-attr]
 
 
 def driver_rows(connection: Connection, sql: str, params: Any) -> list[Any]:

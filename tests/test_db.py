@@ -12,7 +12,7 @@ from sqlalchemy.exc import IntegrityError, OperationalError
 from sqlalchemy.orm import Session
 
 from agritrace import db as db_module
-from agritrace.db import make_engine
+from agritrace.db import begin_write, make_engine, make_sessionmaker, utcnow
 from agritrace.migrations import current_revision, head_revision
 from agritrace.trace import registry
 from agritrace.trace.models import Facility
@@ -115,3 +115,21 @@ def test_a_busy_pooled_connection_is_reused_without_a_ping(
     with pytest.raises(OperationalError):
         _backend_pid(engine)
     assert _backend_pid(engine) != old_pid
+
+
+def test_begin_write_never_commits_what_its_transaction_already_wrote(fresh_db_url: str) -> None:
+    """begin_write restarts a SQLite transaction that only read (so that the writer sees
+    current rows); one that wrote stays whole: rolled back, nothing of it remains."""
+    engine = make_engine(fresh_db_url)
+    sessions = make_sessionmaker(engine)
+    insert = text(
+        "INSERT INTO product (code, name, category, unit, created_at) "
+        "VALUES ('BW-1', 'x', 'fruit', 'box', :at)"
+    )
+    with sessions() as session:
+        session.execute(insert, {"at": utcnow()})
+        begin_write(session)
+        session.rollback()
+    with sessions() as session:
+        assert session.scalar(text("SELECT count(*) FROM product WHERE code = 'BW-1'")) == 0
+    engine.dispose()

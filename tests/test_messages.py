@@ -33,7 +33,8 @@ WEB_FACING = sorted(
         *(
             path
             for path in (PACKAGE / "trace").glob("*.py")
-            if path.name not in {"epcis_import.py", "demo.py"}
+            # invariants.py: the rule replay reports to `ledger verify --rules` only, in English
+            if path.name not in {"epcis_import.py", "demo.py", "invariants.py"}
         ),
         *(path for path in (PACKAGE / "web").glob("*.py") if path.name != "api.py"),
     ]

@@ -28,6 +28,8 @@ from agritrace.ledger.bundle import BundleError, verify_bundle
 from agritrace.ledger.checkpoint import Checkpoint, NoteVerifier
 from agritrace.ledger.trust import RollbackError, check_extends, needs_proof, open_trusted
 from agritrace.trace import journal
+from agritrace.trace.invariants import RuleBrokenError
+from agritrace.trace.rule_audit import check_rules
 
 EXPORT_FORMAT = "agritrace-ledger-export/v1"
 
@@ -121,6 +123,14 @@ def _not_intact(exc: LedgerCorruptError | RollbackError, *, as_json: bool) -> No
     raise click.exceptions.Exit(1) from exc
 
 
+def _rule_broken(exc: RuleBrokenError, *, as_json: bool) -> NoReturn:
+    if as_json:
+        emit({"intact": True, "rules_hold": False, "message": str(exc), **exc.facts}, as_json=True)
+    else:
+        click.echo(f"ledger breaks a business rule: {exc}", err=True)
+    raise click.exceptions.Exit(1) from exc
+
+
 @ledger_group.command("verify")
 @click.option(
     "--trusted", "trusted_path", type=click.Path(path_type=Path), default=None, help=_TRUSTED_HELP
@@ -128,14 +138,26 @@ def _not_intact(exc: LedgerCorruptError | RollbackError, *, as_json: bool) -> No
 @click.option(
     "--state", "state_path", type=click.Path(path_type=Path), default=None, help=_STATE_HELP
 )
+@click.option(
+    "--rules",
+    "rules",
+    is_flag=True,
+    help="Also replay the business rules (stamps within units, mass balance, custody, "
+    "recalls, suspensions) and name the first entry that breaks one.",
+)
 @json_option
 @pass_ctx
 def verify(
-    ctx: CliContext, as_json: bool, trusted_path: Path | None, state_path: Path | None
+    ctx: CliContext,
+    as_json: bool,
+    trusted_path: Path | None,
+    state_path: Path | None,
+    rules: bool,
 ) -> None:
     """Audit everything: chain, tree, nodes, checkpoints, and that the ledger extends the
-    last checkpoint verified before (state file) and any --trusted one. Exit 0 intact, 1 if
-    not; the state advances only after a verify that passes."""
+    last checkpoint verified before (state file) and any --trusted one; with --rules also
+    replay the business rules. Exit 0 intact, 1 if not; the state advances only after a
+    verify that passes."""
     origin = ctx.settings.origin
     verifiers = journal.verifiers(origin, ctx.public_keys())
     state = state_path or ctx.settings.verify_state_file
@@ -150,8 +172,13 @@ def verify(
             with progress(total, "auditing") as advance_to:
                 report = audit(session, verifiers=verifiers, progress=advance_to)
             _check_not_rolled_back(session, report, origin, trusted)
+            if rules:
+                with progress(total, "replaying rules") as advance_to:
+                    check_rules(session, progress=advance_to)
         except (LedgerCorruptError, RollbackError) as exc:
             _not_intact(exc, as_json=as_json)
+        except RuleBrokenError as exc:  # the bytes verify; what they record broke a rule
+            _rule_broken(exc, as_json=as_json)
         _remember(session, state, trusted)
     result = {
         "intact": True,
@@ -162,11 +189,15 @@ def verify(
         "trusted_sizes": [checkpoint.size for _note, checkpoint in trusted],
         "state_file": str(state),
     }
+    if rules:
+        result["rules_hold"] = True
     emit(
         result,
         as_json=as_json,
         message=f"ledger intact: {report.size} entries, root {result['root_hash']}, "
-        f"{report.checkpoints} checkpoints verified; {_trust_note(trusted)}",
+        f"{report.checkpoints} checkpoints verified"
+        + (", business rules hold" if rules else "")
+        + f"; {_trust_note(trusted)}",
     )
 
 

@@ -7,7 +7,7 @@ import datetime as dt
 from decimal import Decimal
 from enum import StrEnum
 
-from sqlalchemy import BigInteger, ForeignKey, Index, String, Text
+from sqlalchemy import BigInteger, CheckConstraint, ForeignKey, Index, String, Text
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from agritrace.db import Base, DecimalText, UTCDateTime, enum_column
@@ -65,6 +65,9 @@ class TraceEvent(Base):
 
 class EventLot(Base):
     __tablename__ = "event_lot"
+    __table_args__ = (
+        CheckConstraint("quantity IS NULL OR quantity NOT LIKE '-%'", name="quantity_not_negative"),
+    )
 
     id: Mapped[int] = mapped_column(primary_key=True)
     event_pk: Mapped[int] = mapped_column(ForeignKey("trace_event.id"), index=True)

@@ -20,6 +20,11 @@ NotFoundError otherwise):
 - a transformation consumes no more of an input lot than remains, and its outputs weigh no
   more than its inputs.
 
+Custody, remaining quantity and standing are read only after the lots concerned are locked
+and their facilities held (:mod:`agritrace.trace.locks`), so concurrent requests cannot
+both ship the same lot or both consume its last kilogram; each check and its ledger entry
+commit under those locks, in ledger order.
+
 Corrections are appended (an EPCIS ``errorDeclaration``), never edits; the original stays in
 the ledger and is shown as corrected.
 """
@@ -50,6 +55,7 @@ from agritrace.trace.event_models import (
     Step,
     TraceEvent,
 )
+from agritrace.trace.locks import lock_lots, share_facilities
 from agritrace.trace.models import Facility, FacilityStatus, Lot, LotStatus
 from agritrace.trace.registry import (
     facility_subject,
@@ -560,6 +566,9 @@ def record_events(
         return []
     batch = _Batch(session, now or utcnow())
     begin_write(session)
+    # Custody and standing are read under locks on the lots and facilities (locks.py).
+    lock_lots(session, [spec.lot_ref for spec in specs])
+    share_facilities(session, [c for s in specs for c in (s.facility_code, s.destination)])
     prepared = [batch.prepare(spec) for spec in specs]
     _refuse_recorded(session, [item.event_id for item in prepared])
     appended = append_sealed(
@@ -661,6 +670,9 @@ def record_transformation(
         raise InvalidInputError(key="event.time_needs_offset", field="event time")
     note_text = check_text(note, field="note", max_len=300) if note else None
     begin_write(session)
+    # What remains of each input, and who holds it, is read under the lots' locks.
+    lock_lots(session, [amount.lot_ref for amount in (*inputs, *outputs)])
+    share_facilities(session, [facility_code])
     batch = _Batch(session, moment_now)
     actor = batch.actor(facility_code)
     used: list[tuple[Lot, LotRole, Decimal, str]] = []
@@ -802,8 +814,13 @@ def correct_event(
     why = check_text(reason, field="reason", max_len=500)
     moment_now = now or utcnow()
     begin_write(session)
-    actor = _Batch(session, moment_now).actor(facility_code)
     event = session.scalar(select(TraceEvent).where(TraceEvent.ledger_index == ledger_index))
+    if event is not None:
+        # Undoing a shipment or a consumption changes custody and quantities: lock the lots
+        # (before the facility, as every writer does).
+        lock_lots(session, [f"{row.lot.facility.code}/{row.lot.code}" for row in event.lots])
+    share_facilities(session, [facility_code])
+    actor = _Batch(session, moment_now).actor(facility_code)
     if event is None:
         raise NotFoundError(key="event.not_an_event", index=ledger_index)
     if event.facility_id != actor.id:

@@ -3,9 +3,13 @@ entry whatever its size.
 
 Rules (checked before anything is written): the count is a positive whole number; the lot
 exists and is not recalled; its facility is active and holds a certificate valid today; the
-stamps issued for the lot never exceed its declared units (mass balance). Serials come from
-one global counter locked for the transaction, so concurrent issuance never hands out a
-serial twice; the batch row, the counter and the ledger entry commit together.
+stamps issued for the lot never exceed its declared units (mass balance). The lot row is
+locked before any of that is read (:mod:`agritrace.trace.locks`), and its maintained
+``units_issued`` count is checked and raised under that lock (the database's CHECK
+``units_issued <= units`` backs it), so concurrent requests never issue more than the
+units. Serials come from one global counter locked for the transaction, so concurrent
+issuance never hands out a serial twice; the batch row, the counter, the lot's count and
+the ledger entry commit together.
 """
 
 from __future__ import annotations
@@ -26,6 +30,7 @@ from agritrace.ledger.store import NewEntry
 from agritrace.stamps import claims
 from agritrace.stamps.codec import MAX_SERIAL, sign_serials
 from agritrace.stamps.printing import PrintItem, make_print_items
+from agritrace.trace.locks import lock_lot, share_facilities
 from agritrace.trace.models import (
     FacilityStatus,
     Lot,
@@ -80,14 +85,15 @@ def issue_batch(
     amount = parse_positive_int(count, field="count", maximum=MAX_BATCH)
     moment = now or utcnow()
     begin_write(session)
-    lot = get_lot(session, lot_ref)
+    lot = lock_lot(session, lot_ref)
+    share_facilities(session, [lot.facility.code])
     ref = f"{lot.facility.code}/{lot.code}"
     if lot.status is LotStatus.RECALLED:
         raise ConflictError(key="stamps.lot_recalled", lot=ref)
     if lot.facility.status is not FacilityStatus.ACTIVE:
         raise ConflictError(key="facility.suspended", facility=lot.facility.code, lot=ref)
     certificate = valid_certificate(lot.facility, moment.date())
-    already = issued_for_lot(session, lot)
+    already = lot.units_issued
     if already + amount > lot.units:
         raise InvalidInputError(
             key="stamps.exceed_units",
@@ -107,6 +113,7 @@ def issue_batch(
     if first + amount - 1 > MAX_SERIAL:
         raise ConflictError(key="stamps.serials_exhausted")
     counter.next_serial = first + amount
+    lot.units_issued = already + amount
     body: dict[str, Any] = {
         "type": "stamp-batch",
         "lot": ref,

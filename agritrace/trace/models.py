@@ -150,6 +150,9 @@ class Lot(Base):
     __table_args__ = (
         UniqueConstraint("facility_id", "code"),
         CheckConstraint("units > 0", name="units_positive"),
+        CheckConstraint("units_issued >= 0", name="units_issued_not_negative"),
+        CheckConstraint("units_issued <= units", name="units_issued_within_units"),
+        CheckConstraint("quantity NOT LIKE '-%'", name="quantity_not_negative"),
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)
@@ -157,6 +160,9 @@ class Lot(Base):
     product_id: Mapped[int] = mapped_column(ForeignKey("product.id"), index=True)
     code: Mapped[str] = mapped_column(String(40))
     units: Mapped[int] = mapped_column(Integer)
+    #: Stamps issued for the lot so far: the sum of its batches' counts, kept by issuance
+    #: under the lot's row lock; the database refuses more than ``units``.
+    units_issued: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
     quantity: Mapped[Decimal] = mapped_column(DecimalText)
     quantity_unit: Mapped[str] = mapped_column(String(20))
     harvest_date: Mapped[dt.date] = mapped_column(Date)

@@ -22,6 +22,7 @@ from agritrace.ledger import store
 from agritrace.ledger.store import NewEntry
 from agritrace.stamps.revocations import sign_revocations
 from agritrace.trace.event_models import LotInput, Recall, RevocationList
+from agritrace.trace.locks import lock_lots
 from agritrace.trace.models import Lot, LotStatus, StampBatch
 from agritrace.trace.registry import facility_subject, get_lot, lot_subject
 from agritrace.trace.validation import check_text
@@ -58,6 +59,20 @@ def _ref(lot: Lot) -> str:
     return f"{lot.facility.code}/{lot.code}"
 
 
+def _lock_with_downstream(session: Session, lot_ref: str) -> Lot:
+    """Lock the lot and every lot made from it, all in id order (locks.py), so that no event
+    on any of them commits between the recall's check and its entry; repeats if a new lot
+    was made from it meanwhile."""
+    lot = get_lot(session, lot_ref)
+    locked: set[int] = set()
+    while True:
+        family = [lot, *downstream_lots(session, lot)]
+        if {member.id for member in family} <= locked:
+            return lot
+        refs = [_ref(member) for member in family]
+        locked = set(lock_lots(session, refs))
+
+
 def recall_lot(
     session: Session,
     *,
@@ -74,7 +89,7 @@ def recall_lot(
     why = check_text(reason, field="reason", max_len=500)
     moment = now or utcnow()
     begin_write(session)
-    lot = get_lot(session, lot_ref)
+    lot = _lock_with_downstream(session, lot_ref)
     if lot.status is LotStatus.RECALLED:
         raise ConflictError(key="lot.already_recalled", lot=_ref(lot))
     affected = [lot] + [

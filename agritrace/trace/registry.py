@@ -465,6 +465,8 @@ def create_lot(
         raise InvalidInputError(key="lot.half_a_place")
     begin_write(session)
     facility = get_facility(session, facility_code)
+    # Its standing is read under FOR SHARE: a suspension cannot slip in before this commits.
+    session.refresh(facility, with_for_update={"read": True})
     if facility.status is not FacilityStatus.ACTIVE:
         raise ConflictError(key="facility.suspended", facility=facility.code)
     valid_certificate(facility, harvest)
