@@ -53,6 +53,7 @@ class Rule(StrEnum):
     RECALLED_LOT = "recalled-lot"
     SUSPENDED_FACILITY = "suspended-facility"
     KNOWN_RECORDS = "known-records"
+    PRIVATE_FIELDS_OPENED = "private-fields-opened"
 
 
 class RuleBrokenError(VerificationError):
@@ -145,6 +146,13 @@ def replay(entries: Iterable[tuple[int, Mapping[str, Any]]]) -> None:
         "recall": _recall,
     }
     for index, entry in entries:
+        if entry_field(entry, "private") is not None:  # sealed, and not every field opened
+            raise RuleBrokenError(
+                index,
+                Rule.PRIVATE_FIELDS_OPENED,
+                _text(entry, "facility"),
+                "the entry's private fields have no stored openings, so no rule can be checked",
+            )
         handler = handlers.get(str(entry_field(entry, "type")))
         if handler is not None:
             handler(state, index, entry)

@@ -14,7 +14,7 @@ from sqlalchemy.orm import Session
 
 from agritrace.ledger import store
 from agritrace.ledger.store import NewEntry
-from agritrace.trace import events, invariants, issuance, recalls, registry
+from agritrace.trace import disclosure, events, invariants, issuance, recalls, registry
 from agritrace.trace.invariants import Rule, RuleBrokenError, entry_field
 from agritrace.trace.rule_audit import check_rules
 from tests.trace.chain import NOW, at, three_stages
@@ -24,7 +24,8 @@ L1, D1 = "HD-VAI-01/L1", "HN-PACK-02/D1"
 
 
 def _body(session: Session, index: int) -> dict[str, Any]:
-    return dict(json.loads(store.get_entry(session, index).content))
+    """The entry as recorded, private fields restored (sealed entries are copied in full)."""
+    return disclosure.revealed_entry(session, index)
 
 
 def _first(session: Session, **wanted: str) -> tuple[int, dict[str, Any]]:
@@ -121,6 +122,14 @@ def test_over_consumption_is_named_at_its_entry(built: Session) -> None:
     _, processing = _first(built, type="event", step="processing")
     index = _append(built, _copy(processing))
     _broken(built, index, Rule.MASS_BALANCE, L1)
+
+
+def test_a_sealed_entry_without_its_openings_is_named(built: Session) -> None:
+    index, processing = _first(built, type="event", step="processing")
+    sealed = json.loads(store.get_entry(built, index).content)
+    assert "private" in sealed  # events are written sealed
+    copied = _append(built, sealed | {"eventTime": "2026-06-20T08:00:00+07:00"})
+    _broken(built, copied, Rule.PRIVATE_FIELDS_OPENED, "HN-PACK-02")
 
 
 def test_shipping_by_a_facility_that_does_not_hold_the_lot_is_named(built: Session) -> None:
