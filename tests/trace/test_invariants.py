@@ -125,7 +125,7 @@ def test_over_consumption_is_named_at_its_entry(built: Session) -> None:
 
 
 def test_a_sealed_entry_without_its_openings_is_named(built: Session) -> None:
-    index, processing = _first(built, type="event", step="processing")
+    index, _ = _first(built, type="event", step="processing")
     sealed = json.loads(store.get_entry(built, index).content)
     assert "private" in sealed  # events are written sealed
     copied = _append(built, sealed | {"eventTime": "2026-06-20T08:00:00+07:00"})
