@@ -16,11 +16,14 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from agritrace.errors import InvalidInputError
 
-__all__ = ["DEMO_KEY_PASSPHRASE", "DEMO_SECRET_KEY", "Settings"]
+__all__ = ["DEMO_KEY_PASSPHRASE", "DEMO_SECRET_KEY", "MAX_TOKEN_DAYS", "Settings"]
 
 #: Well-known, deliberately public secrets used only when ``AGRITRACE_DEMO=1``.
 DEMO_KEY_PASSPHRASE = "agritrace-demo-passphrase-not-secret"  # noqa: S105 - public by design, demo only
 DEMO_SECRET_KEY = "agritrace-demo-secret-key-not-secret"  # noqa: S105 - public by design, demo only
+
+#: The longest any API token may live, whatever the settings say (ten years).
+MAX_TOKEN_DAYS = 3650
 
 _TRUE = {"1", "true", "yes", "on"}
 _FALSE = {"0", "false", "no", "off", ""}
@@ -49,6 +52,39 @@ def _rate_limits(raw: str) -> dict[str, int] | None:
             )
         limits[group.strip()] = int(value)
     return limits
+
+
+def _redis_url(raw: str) -> str:
+    url = raw.strip()
+    if url and urlsplit(url).scheme not in {"redis", "rediss", "redis+unix"}:
+        raise InvalidInputError(
+            "AGRITRACE_REDIS_URL must look like redis://127.0.0.1:6379/0",
+            variable="AGRITRACE_REDIS_URL",
+        )
+    return url
+
+
+def _days(env: Mapping[str, str], name: str, default: int) -> int:
+    raw = env.get(name, "").strip()
+    if not raw:
+        return default
+    if not (raw.isascii() and raw.isdigit()) or not 1 <= int(raw) <= MAX_TOKEN_DAYS:
+        raise InvalidInputError(
+            f"{name} must be a number of days from 1 to {MAX_TOKEN_DAYS}, not {raw!r}",
+            variable=name,
+        )
+    return int(raw)
+
+
+def _token_days(env: Mapping[str, str]) -> dict[str, int]:
+    days = _days(env, "AGRITRACE_TOKEN_DAYS", 90)
+    most = _days(env, "AGRITRACE_TOKEN_MAX_DAYS", max(365, days))
+    if days > most:
+        raise InvalidInputError(
+            f"AGRITRACE_TOKEN_DAYS ({days}) exceeds AGRITRACE_TOKEN_MAX_DAYS ({most})",
+            variable="AGRITRACE_TOKEN_DAYS",
+        )
+    return {"token_days": days, "token_max_days": most}
 
 
 def _check_base_url(raw: str) -> str:
@@ -87,6 +123,19 @@ class Settings:
     behind_tls: bool = False
     rate_limits: Mapping[str, int] | None = None
     """Requests per client per minute by group (``stamp``, ``public``); None: the defaults."""
+    redis_url: str = ""
+    """Where the rate limits count (``AGRITRACE_REDIS_URL``); empty: in each process's memory."""
+    redis_prefix: str = "agritrace"
+    """Prefix of this site's keys in Redis (``AGRITRACE_REDIS_PREFIX``)."""
+    token_days: int = 90
+    """How long a new API token lives unless its owner asks for less (``AGRITRACE_TOKEN_DAYS``)."""
+    token_max_days: int = 365
+    """The longest lifetime an owner may ask for (``AGRITRACE_TOKEN_MAX_DAYS``)."""
+
+    @property
+    def rate_storage_url(self) -> str:
+        """The ``limits`` storage URL of the rate limits: Redis when set, else memory."""
+        return self.redis_url or "memory://"
 
     @property
     def keys_dir(self) -> Path:
@@ -154,6 +203,9 @@ class Settings:
             log_origin=env.get("AGRITRACE_LOG_ORIGIN", "").strip(),
             behind_tls=_flag(env, "AGRITRACE_BEHIND_TLS"),
             rate_limits=_rate_limits(env.get("AGRITRACE_RATE_LIMITS", "")),
+            redis_url=_redis_url(env.get("AGRITRACE_REDIS_URL", "")),
+            redis_prefix=env.get("AGRITRACE_REDIS_PREFIX", "").strip() or "agritrace",
+            **_token_days(env),
         )
 
     def require_key_passphrase(self) -> bytes:

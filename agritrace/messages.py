@@ -181,6 +181,8 @@ ERROR_MESSAGES: dict[str, str] = {
     "AGRITRACE_KEY_PASSPHRASE to open the key ring ({reason})",
     "web.csrf": "the form expired or did not come from this site: reload the page",
     "web.rate_limited": "too many requests from this client: try again shortly",
+    "web.rate_storage_unavailable": "signing in is unavailable for a moment (the request "
+    "counter cannot be reached): try again shortly",
 }
 
 

@@ -310,7 +310,12 @@ def create_app(
     if rate_limits is None:
         rate_limits = settings.rate_limits
     limiter = security.RateLimiter(
-        security.DEFAULT_RATE_LIMITS if rate_limits is None else rate_limits
+        security.DEFAULT_RATE_LIMITS if rate_limits is None else rate_limits,
+        storage_url=settings.rate_storage_url,
+        prefix=settings.redis_prefix,
+        secret=hashlib.sha256(
+            b"agritrace-rate-limit\x00" + settings.require_secret_key().encode()
+        ).digest(),
     )
     security.init_app(app, behind_tls=settings.behind_tls, limiter=limiter)
     i18n.init_app(app, settings.zone)

@@ -81,6 +81,10 @@ PROBLEM_TYPES: dict[str, tuple[str, str]] = {
         "Too many requests",
         "This client sent too many requests in a short time; wait for Retry-After seconds.",
     ),
+    "rate-limit-unavailable": (
+        "Sign-in unavailable",
+        "The shared request counter cannot be reached, so sign-ins are refused for a moment.",
+    ),
     "storage-unavailable": (
         "Service unavailable",
         "The database is unavailable for a moment; try again shortly.",

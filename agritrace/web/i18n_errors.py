@@ -168,6 +168,8 @@ ERRORS_VI: dict[str, str] = {
     "AGRITRACE_KEY_PASSPHRASE để mở bộ khóa",
     "web.csrf": "biểu mẫu đã hết hạn hoặc không được gửi từ trang này: hãy tải lại trang",
     "web.rate_limited": "có quá nhiều yêu cầu từ thiết bị này: hãy thử lại sau ít phút",
+    "web.rate_storage_unavailable": "tạm thời không thể đăng nhập (không kết nối được bộ đếm "
+    "yêu cầu): hãy thử lại sau ít phút",
 }
 
 #: Names of the fields that messages mention (the ``field`` fact), in Vietnamese.
