@@ -19,6 +19,7 @@ import secrets
 from collections.abc import Callable
 from functools import wraps
 from typing import Any, TypeVar
+from urllib.parse import urlsplit
 
 from flask import (
     Blueprint,
@@ -84,11 +85,28 @@ def home_for(user: User) -> str:
     return url_for("admin.home")
 
 
+#: The longest path :func:`safe_next` returns to.
+NEXT_MAX_LEN = 500
+
+
 def safe_next(raw: str | None) -> str | None:
-    """A same-site path to go back to after signing in (never another site)."""
-    if not raw or not raw.startswith("/") or raw.startswith("//") or "\\" in raw:
+    """A same-site path to go back to after signing in, or None (never another site).
+
+    Browsers strip tabs and newlines inside a URL and read a backslash as a slash, so
+    ``/\t/evil.example`` or ``/\\evil.example`` would leave the site: only printable ASCII
+    without spaces or backslashes is accepted, and it must be a path (``/`` not followed by
+    ``/``, no scheme, no host). A newline never reaches a ``Location`` header.
+    """
+    if not raw or len(raw) > NEXT_MAX_LEN or not raw.isascii() or "\\" in raw:
         return None
-    return raw[:500]
+    if any(not char.isprintable() or char.isspace() for char in raw):
+        return None
+    if not raw.startswith("/") or raw.startswith("//"):
+        return None
+    parts = urlsplit(raw)
+    if parts.scheme or parts.netloc:
+        return None
+    return raw
 
 
 def require(*roles: Role) -> Callable[[F], F]:
