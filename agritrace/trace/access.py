@@ -3,10 +3,12 @@
 No web framework here: the web's sign-in form, its bearer-token check and the CLI call these
 services with a Session.
 
-- **Sign-in** (:func:`sign_in`): a wrong password counts against the user; after
-  :data:`MAX_FAILED_SIGN_INS` in a row the account is locked for :data:`LOCKOUT`, and even the
-  right password is refused until then. An unknown user costs the same scrypt work as a
-  known one and gets the same message, so a form does not reveal who has an account.
+- **Sign-in** (:func:`sign_in`): every attempt atomically reserves one of the account's
+  :data:`ACCOUNT_MAX_FAILED_SIGN_INS` password checks; when they are used up the account is
+  locked for :data:`LOCKOUT`, and even the right password is refused until then. The web
+  throttles each (account, client) pair sooner (:data:`MAX_FAILED_SIGN_INS`), so one stranger
+  cannot lock the owner out. An unknown user runs the same statements and the same scrypt
+  work as a known one and gets the same message, so a form does not reveal who has an account.
 - **API tokens** (:func:`create_token`): ``agt_`` + 32 random bytes (base64url), shown once;
   only its SHA-256 is stored, with its owner, name, creation, last use and revocation. A
   token acts with its user's role and facility, and stops working when either is revoked or
@@ -22,20 +24,23 @@ from __future__ import annotations
 import datetime as dt
 import hashlib
 import hmac
+import math
 import secrets
 from dataclasses import dataclass
+from typing import NoReturn
 
-from sqlalchemy import BigInteger, ForeignKey, LargeBinary, String, Text, select, update
+from sqlalchemy import BigInteger, ForeignKey, LargeBinary, String, Text, or_, select, update
 from sqlalchemy.orm import Mapped, Session, mapped_column, relationship, selectinload
 
 from agritrace.db import Base, UTCDateTime, begin_write
 from agritrace.errors import ConflictError, InvalidInputError, NotFoundError, PermissionDeniedError
 from agritrace.trace.models import Facility, Role, User
-from agritrace.trace.passwords import hash_password, verify_password
+from agritrace.trace.passwords import verify_password
 from agritrace.trace.registry import get_facility
 from agritrace.trace.validation import check_text
 
 __all__ = [
+    "ACCOUNT_MAX_FAILED_SIGN_INS",
     "LOCKOUT",
     "MAX_FAILED_SIGN_INS",
     "TOKEN_PREFIX",
@@ -54,6 +59,9 @@ __all__ = [
     "latest_audit_run",
     "list_tokens",
     "list_users",
+    "normal_username",
+    "raise_locked_out",
+    "refuse_throttled",
     "revoke_token",
     "set_audit_progress",
     "sign_in",
@@ -63,7 +71,12 @@ __all__ = [
     "user_for_token",
 ]
 
+#: Failed sign-ins allowed per (account, client) per :data:`LOCKOUT` (the web's throttle):
+#: that client then waits; the account's owner, elsewhere, does not.
 MAX_FAILED_SIGN_INS = 5
+#: Password checks allowed per account, from all clients together, before it locks for
+#: :data:`LOCKOUT` (a slower ceiling against guessing from many addresses).
+ACCOUNT_MAX_FAILED_SIGN_INS = 50
 LOCKOUT = dt.timedelta(minutes=15)
 TOKEN_PREFIX = "agt_"  # noqa: S105 - a public marker, not a secret
 MAX_TOKENS_PER_USER = 50
@@ -142,57 +155,89 @@ class NewToken:
     secret: str
 
 
-_dummy_hash: str | None = None
-
-
-def _burn_password_work(password: str) -> None:
-    """Spend what checking a real password costs, so unknown users answer as slowly."""
-    global _dummy_hash
-    if _dummy_hash is None:
-        _dummy_hash = hash_password("x" * 16)
-    verify_password(password, _dummy_hash)
+#: A stored-hash stand-in for unknown, inactive and locked accounts: checking a password
+#: against it costs exactly what checking a real one costs (same scrypt parameters), and it
+#: matches nothing (no password derives an all-zero key).
+_DUMMY_HASH = "scrypt$16384$8$1$" + "A" * 22 + "==$" + "A" * 43 + "="
 
 
 def _aware(moment: dt.datetime | None) -> dt.datetime | None:
     return None if moment is None else moment.astimezone(dt.UTC)
 
 
-def sign_in(session: Session, username: str, password: str, *, now: dt.datetime) -> User:
-    """The active user with this name and password; counts failures and locks out. Commits.
+def normal_username(username: str) -> str:
+    """The form a username is looked up (and throttled) by: trimmed, lower case, at most 64."""
+    return username.strip().lower()[:64]
+
+
+def sign_in(
+    session: Session,
+    username: str,
+    password: str,
+    *,
+    now: dt.datetime,
+    max_failures: int = ACCOUNT_MAX_FAILED_SIGN_INS,
+) -> User:
+    """The active user with this name and password. Commits.
+
+    The per-account ceiling is counted atomically: an attempt first reserves one of the
+    account's ``max_failures`` password checks (one ``UPDATE ... RETURNING``), so however many
+    connections guess at once, at most ``max_failures`` passwords are checked before the
+    account locks for :data:`LOCKOUT`. Every attempt runs the same statements and one scrypt
+    check (against :data:`_DUMMY_HASH` for an unknown, inactive or locked account), so neither
+    the answer nor the work tells who has an account. (The web also throttles each (account,
+    client) pair at :data:`MAX_FAILED_SIGN_INS`, so that a stranger reaches this ceiling only
+    from many clients.)
 
     Raises SignInFailedError (wrong name or password, or an inactive account: one message for
     all) or LockedOutError (with ``retry_after``) while the account is locked.
     """
-    name = username.strip().lower()[:64]
+    name = normal_username(username)
     begin_write(session)
-    user = session.scalar(select(User).where(User.username == name)) if name else None
-    if user is None or not user.active:
-        session.rollback()
-        _burn_password_work(password)
-        raise SignInFailedError(key="signin.failed")
-    locked_until = _aware(user.locked_until)
-    if locked_until is not None and locked_until > now:
-        session.rollback()
-        wait = int((locked_until - now).total_seconds()) + 1
-        raise LockedOutError(key="signin.locked", minutes=wait // 60 + 1, retry_after=wait)
-    if not verify_password(password, user.password_hash):
-        user.failed_logins += 1
-        locked = user.failed_logins >= MAX_FAILED_SIGN_INS
-        if locked:
-            user.failed_logins = 0
-            user.locked_until = now + LOCKOUT
+    reserved = session.execute(
+        update(User)
+        .where(
+            User.username == name,
+            User.active.is_(True),
+            or_(User.locked_until.is_(None), User.locked_until <= now),
+            User.failed_logins < max_failures,
+        )
+        .values(failed_logins=User.failed_logins + 1)
+        .returning(User.id, User.password_hash)
+    ).first()
+    session.commit()  # the reservation holds before the password is checked
+    matched = verify_password(password, reserved[1] if reserved else _DUMMY_HASH)
+    begin_write(session)
+    if reserved is not None and matched:
+        session.execute(
+            update(User).where(User.id == reserved[0]).values(failed_logins=0, locked_until=None)
+        )
         session.commit()
-        if locked:
-            raise LockedOutError(
-                key="signin.locked",
-                minutes=int(LOCKOUT.total_seconds() // 60),
-                retry_after=int(LOCKOUT.total_seconds()),
-            )
-        raise SignInFailedError(key="signin.failed")
-    user.failed_logins = 0
-    user.locked_until = None
+        return get_user(session, reserved[0])
+    session.execute(
+        update(User)
+        .where(User.username == name, User.failed_logins >= max_failures)
+        .values(failed_logins=0, locked_until=now + LOCKOUT)
+    )
+    locked_until = _aware(
+        session.scalar(select(User.locked_until).where(User.username == name, User.active))
+    )
     session.commit()
-    return user
+    if locked_until is not None and locked_until > now:
+        raise_locked_out(math.ceil((locked_until - now).total_seconds()))
+    raise SignInFailedError(key="signin.failed")
+
+
+def raise_locked_out(wait_s: int) -> NoReturn:
+    """Refuse a sign-in for ``wait_s`` more seconds (LockedOutError)."""
+    raise LockedOutError(key="signin.locked", minutes=wait_s // 60 + 1, retry_after=wait_s)
+
+
+def refuse_throttled(password: str, wait_s: int) -> NoReturn:
+    """Refuse an attempt the caller's throttle stopped, after the same scrypt work a real
+    check costs (so a throttled answer takes as long for every name)."""
+    verify_password(password, _DUMMY_HASH)
+    raise_locked_out(wait_s)
 
 
 def get_user(session: Session, user_id: int) -> User:

@@ -185,6 +185,21 @@ class RateLimiter:
             return None
         return max(1, math.ceil(reset - time.time()))
 
+    def exhausted(self, group: str, client: str, *, limit: int, window_s: int) -> int | None:
+        """None while ``client`` has requests left in ``group``, else the seconds until its
+        window ends (what the next ``hit`` would answer). Raises RateLimitStorageError when
+        the storage cannot be reached."""
+        item = self._item(limit, window_s)
+        try:
+            stats = self._counter.get_window_stats(
+                item, self._prefix, group, self._digest(group, client)
+            )
+        except StorageError as exc:
+            raise RateLimitStorageError(key="web.rate_storage_unavailable") from exc
+        if stats.remaining > 0:
+            return None
+        return max(1, math.ceil(stats.reset_time - time.time()))
+
     def clear(self, group: str, client: str, *, limit: int, window_s: int) -> None:
         """Forget ``client``'s count in ``group`` (after a successful sign-in)."""
         item = self._item(limit, window_s)
