@@ -86,6 +86,9 @@ ERROR_MESSAGES: dict[str, str] = {
     "lot.already_recalled": "lot {lot} is already recalled",
     # stamps (trace/issuance.py, web/views.py, web/portal.py)
     "stamps.lot_recalled": "lot {lot} is recalled: no stamps can be issued for it",
+    "stamps.print_suspended": "facility {facility} is suspended: its stamps cannot be "
+    "downloaded or reprinted until it is reinstated",
+    "stamps.print_recalled": "lot {lot} is recalled: its stamps cannot be downloaded or reprinted",
     "stamps.exceed_units": "issuing {count} stamps would exceed lot {lot}'s {units} declared "
     "units ({issued} already issued, {left} left)",
     "stamps.no_counter": "the serial counter is missing: run 'agritrace init'",
@@ -179,6 +182,8 @@ ERROR_MESSAGES: dict[str, str] = {
     "web.signing_unavailable": "signing is not available on this server",
     "web.signing_needs_passphrase": "signing is not available on this server: set "
     "AGRITRACE_KEY_PASSPHRASE to open the key ring ({reason})",
+    "web.signing_ring_unopened": "signing is not available on this server: the key ring does "
+    "not open with AGRITRACE_KEY_PASSPHRASE (the server's log says why)",
     "web.csrf": "the form expired or did not come from this site: reload the page",
     "web.rate_limited": "too many requests from this client: try again shortly",
     "web.rate_storage_unavailable": "signing in is unavailable for a moment (the request "

@@ -20,6 +20,7 @@ Serve it with ``agritrace serve`` in development and with gunicorn in production
 from __future__ import annotations
 
 import hashlib
+import logging
 import threading
 import time
 from collections.abc import Callable, Mapping
@@ -35,7 +36,7 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from agritrace.config import Settings
 from agritrace.db import DirectStatements, is_sqlite, make_engine, make_sessionmaker, sqlite_path
-from agritrace.errors import InvalidInputError, StorageUnavailableError
+from agritrace.errors import InvalidInputError, NotFoundError, StorageUnavailableError
 from agritrace.keys import INDEX_FILE, KeyInfo, KeyPurpose, KeyRing, read_public_keys
 from agritrace.stamps.codec import stamp_prefix
 from agritrace.trace.scans import ScanCache
@@ -157,11 +158,16 @@ class _RingHolder:
                 return self._ring
             try:
                 passphrase = self._settings.require_key_passphrase()
-                self._ring = KeyRing.open(self._settings.keys_dir, passphrase)
-            except InvalidInputError as exc:
+            except InvalidInputError as exc:  # its message names the variable, no path
                 raise KeyRingUnavailableError(
                     key="web.signing_needs_passphrase", reason=str(exc)
                 ) from exc
+            try:
+                self._ring = KeyRing.open(self._settings.keys_dir, passphrase)
+            except (InvalidInputError, NotFoundError, StorageUnavailableError) as exc:
+                # The reason names files on this server: for its log, never for a visitor.
+                logging.getLogger(__name__).warning("the key ring does not open: %s", exc)
+                raise KeyRingUnavailableError(key="web.signing_ring_unopened") from exc
             self._stamp = current
             return self._ring
 

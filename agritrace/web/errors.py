@@ -75,7 +75,7 @@ PROBLEM_TYPES: dict[str, tuple[str, str]] = {
     ),
     "key-ring-unavailable": (
         "Signing unavailable",
-        "This server cannot open its signing keys (AGRITRACE_KEY_PASSPHRASE is not set).",
+        "This server cannot open its signing keys (AGRITRACE_KEY_PASSPHRASE is unset or wrong).",
     ),
     "rate-limited": (
         "Too many requests",

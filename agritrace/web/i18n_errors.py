@@ -74,6 +74,9 @@ ERRORS_VI: dict[str, str] = {
     "place.coordinate": "{field} phải là một số, ví dụ 21,0",
     "lot.already_recalled": "lô {lot} đã bị thu hồi từ trước",
     "stamps.lot_recalled": "lô {lot} đã bị thu hồi: không thể cấp tem cho lô này",
+    "stamps.print_suspended": "cơ sở {facility} đang bị đình chỉ: không thể tải hoặc in lại "
+    "tem của cơ sở cho đến khi được khôi phục",
+    "stamps.print_recalled": "lô {lot} đã bị thu hồi: không thể tải hoặc in lại tem của lô này",
     "stamps.exceed_units": "cấp {count} tem sẽ vượt quá {units} đơn vị đã khai báo của lô "
     "{lot} (đã cấp {issued}, còn lại {left})",
     "stamps.no_counter": "thiếu bộ đếm số sê-ri: hãy chạy 'agritrace init'",
@@ -166,6 +169,8 @@ ERRORS_VI: dict[str, str] = {
     "web.signing_unavailable": "máy chủ này hiện không thể ký số",
     "web.signing_needs_passphrase": "máy chủ này hiện không thể ký số: cần đặt "
     "AGRITRACE_KEY_PASSPHRASE để mở bộ khóa",
+    "web.signing_ring_unopened": "máy chủ này hiện không thể ký số: AGRITRACE_KEY_PASSPHRASE "
+    "không mở được bộ khoá (nhật ký máy chủ ghi rõ lý do)",
     "web.csrf": "biểu mẫu đã hết hạn hoặc không được gửi từ trang này: hãy tải lại trang",
     "web.rate_limited": "có quá nhiều yêu cầu từ thiết bị này: hãy thử lại sau ít phút",
     "web.rate_storage_unavailable": "tạm thời không thể đăng nhập (không kết nối được bộ đếm "
