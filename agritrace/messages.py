@@ -154,6 +154,7 @@ ERROR_MESSAGES: dict[str, str] = {
     "token.too_many": "at most {limit} live tokens per user: revoke one",
     "token.invalid": "the bearer token is not valid",
     "token.invalid_or_revoked": "the bearer token is not valid or was revoked",
+    "token.expired": "the bearer token has expired: create a new one on your account page",
     "token.unknown": "unknown token {token}",
     "token.already_revoked": "token {name!r} is already revoked",
     "audit.running": "an audit is already running",

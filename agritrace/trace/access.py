@@ -10,7 +10,9 @@ services with a Session.
   cannot lock the owner out. An unknown user runs the same statements and the same scrypt
   work as a known one and gets the same message, so a form does not reveal who has an account.
 - **API tokens** (:func:`create_token`): ``agt_`` + 32 random bytes (base64url), shown once;
-  only its SHA-256 is stored, with its owner, name, creation, last use and revocation. A
+  only its SHA-256 is stored, with its owner, name, creation, expiry (:data:`TOKEN_DAYS` by
+  default, at most :data:`TOKEN_MAX_DAYS`; settings may change both), last use and
+  revocation. An expired token authenticates no one. A
   token acts with its user's role and facility, and stops working when either is revoked or
   deactivated. Owners list and revoke their own (:func:`list_tokens`); an administrator
   pages through everyone's (:func:`tokens_page`) and revokes any (:func:`revoke_token`).
@@ -37,12 +39,14 @@ from agritrace.errors import ConflictError, InvalidInputError, NotFoundError, Pe
 from agritrace.trace.models import Facility, Role, User
 from agritrace.trace.passwords import verify_password
 from agritrace.trace.registry import get_facility
-from agritrace.trace.validation import check_text
+from agritrace.trace.validation import check_text, parse_positive_int
 
 __all__ = [
     "ACCOUNT_MAX_FAILED_SIGN_INS",
     "LOCKOUT",
     "MAX_FAILED_SIGN_INS",
+    "TOKEN_DAYS",
+    "TOKEN_MAX_DAYS",
     "TOKEN_PREFIX",
     "ApiToken",
     "AuditRun",
@@ -80,6 +84,10 @@ ACCOUNT_MAX_FAILED_SIGN_INS = 50
 LOCKOUT = dt.timedelta(minutes=15)
 TOKEN_PREFIX = "agt_"  # noqa: S105 - a public marker, not a secret
 MAX_TOKENS_PER_USER = 50
+#: A new token's lifetime in days unless its owner asks for less (``AGRITRACE_TOKEN_DAYS``).
+TOKEN_DAYS = 90
+#: The longest lifetime an owner may ask for (``AGRITRACE_TOKEN_MAX_DAYS``).
+TOKEN_MAX_DAYS = 365
 #: An audit still unfinished after this long died with its process; another may start.
 ABANDONED_AUDIT = dt.timedelta(hours=2)
 #: A token's last use is written at most this often (not a write per API request).
@@ -121,6 +129,9 @@ class ApiToken(Base):
     revoked_by: Mapped[str | None] = mapped_column(String(64))
     #: Why an administrator revoked another user's token (none when owners revoke their own).
     revoke_reason: Mapped[str | None] = mapped_column(Text)
+    #: When the token stops working (set at creation: ``AGRITRACE_TOKEN_DAYS`` by default,
+    #: at most ``AGRITRACE_TOKEN_MAX_DAYS``).
+    expires_at: Mapped[dt.datetime] = mapped_column(UTCDateTime)
 
     user: Mapped[User] = relationship()
 
@@ -273,12 +284,31 @@ def _digest(secret: str) -> bytes:
     return hashlib.sha256(secret.encode("utf-8")).digest()
 
 
-def create_token(session: Session, *, user: User, name: str, now: dt.datetime) -> NewToken:
-    """A new API token for ``user``; the returned secret is never stored. Commits."""
+def create_token(
+    session: Session,
+    *,
+    user: User,
+    name: str,
+    now: dt.datetime,
+    days: str | int | None = None,
+    default_days: int = TOKEN_DAYS,
+    max_days: int = TOKEN_MAX_DAYS,
+) -> NewToken:
+    """A new API token for ``user`` that works for ``days`` (empty: ``default_days``; at
+    most ``max_days``); the returned secret is never stored. Commits. Raises
+    InvalidInputError for a name or a lifetime out of bounds, ConflictError past
+    :data:`MAX_TOKENS_PER_USER` live tokens."""
     label = check_text(name, field="token name", max_len=100)
+    lifetime = (
+        min(default_days, max_days)
+        if days is None or (isinstance(days, str) and not days.strip())
+        else parse_positive_int(days, field="days", maximum=max_days)
+    )
     begin_write(session)
     live = session.scalars(
-        select(ApiToken.id).where(ApiToken.user_id == user.id, ApiToken.revoked_at.is_(None))
+        select(ApiToken.id).where(
+            ApiToken.user_id == user.id, ApiToken.revoked_at.is_(None), ApiToken.expires_at > now
+        )
     ).all()
     if len(live) >= MAX_TOKENS_PER_USER:
         raise ConflictError(key="token.too_many", limit=MAX_TOKENS_PER_USER)
@@ -289,6 +319,7 @@ def create_token(session: Session, *, user: User, name: str, now: dt.datetime) -
         token_hash=_digest(secret),
         hint=secret[: len(TOKEN_PREFIX) + 4],
         created_at=now,
+        expires_at=now + dt.timedelta(days=lifetime),
     )
     session.add(token)
     session.commit()
@@ -312,6 +343,10 @@ def user_for_token(session: Session, secret: str, *, now: dt.datetime) -> User:
     ):
         session.rollback()
         raise AuthenticationRequiredError(key="token.invalid_or_revoked")
+    expires_at = _aware(token.expires_at)
+    if expires_at is None or expires_at <= now:
+        session.rollback()
+        raise AuthenticationRequiredError(key="token.expired")
     last = _aware(token.last_used_at)
     if last is None or now - last >= LAST_USED_RESOLUTION:
         session.execute(update(ApiToken).where(ApiToken.id == token.id).values(last_used_at=now))

@@ -96,13 +96,31 @@ def parse_date(raw: str | dt.date, *, field: str) -> dt.date:
         raise InvalidInputError(key="input.date", field=field, raw=raw) from exc
 
 
+#: Whole numbers as people type them: ASCII digits only (``int()`` would also take Arabic-Indic
+#: or full-width digits and underscores), at most 19 (so always within 64 bits), and a minus
+#: sign (refused later as not positive, with that message).
+_WHOLE = re.compile(r"-?[0-9]{1,19}", re.ASCII)
+#: Decimals: ASCII digits, one optional point, an optional sign and exponent; nothing else
+#: (``Decimal()`` would also take other scripts' digits, underscores, NaN and Infinity).
+_DECIMAL = re.compile(r"[+-]?(?:[0-9]+(?:\.[0-9]*)?|\.[0-9]+)(?:[eE][+-]?[0-9]{1,4})?", re.ASCII)
+_NOT_FINITE = {"nan", "snan", "inf", "infinity"}
+#: The longest number text looked at.
+MAX_NUMBER_LEN = 40
+
+
 def parse_positive_int(raw: str | int, *, field: str, maximum: int = 10**9) -> int:
+    """A whole number from 1 to ``maximum``, from an int or from ASCII digits (surrounding
+    spaces allowed). Raises InvalidInputError naming ``field``."""
     if isinstance(raw, bool):
         raise InvalidInputError(key="input.whole_number", field=field)
-    try:
-        value = raw if isinstance(raw, int) else int(raw.strip(), 10)
-    except ValueError as exc:
-        raise InvalidInputError(key="input.not_whole_number", field=field, raw=raw) from exc
+    if isinstance(raw, int):
+        value = raw
+    else:
+        text = raw.strip() if isinstance(raw, str) else ""
+        if not _WHOLE.fullmatch(text):
+            shown = raw[:MAX_NUMBER_LEN] if isinstance(raw, str) else raw
+            raise InvalidInputError(key="input.not_whole_number", field=field, raw=shown)
+        value = int(text, 10)
     if value <= 0:
         raise InvalidInputError(key="input.not_positive", field=field, value=value)
     if value > maximum:
@@ -110,14 +128,30 @@ def parse_positive_int(raw: str | int, *, field: str, maximum: int = 10**9) -> i
     return value
 
 
+def _decimal_text(raw: object, *, field: str) -> Decimal:
+    if isinstance(raw, Decimal):
+        return raw
+    if isinstance(raw, int) and not isinstance(raw, bool):
+        raw = str(raw)
+    text = raw.strip() if isinstance(raw, str) else ""
+    if text.lstrip("+-").lower() in _NOT_FINITE:
+        raise InvalidInputError(key="input.not_finite", field=field)
+    if len(text) > MAX_NUMBER_LEN or not _DECIMAL.fullmatch(text):
+        shown = raw[:MAX_NUMBER_LEN] if isinstance(raw, str) else type(raw).__name__
+        raise InvalidInputError(key="input.not_number", field=field, raw=shown)
+    try:
+        return Decimal(text)
+    except InvalidOperation as exc:  # pragma: no cover - the pattern admits only numbers
+        raise InvalidInputError(key="input.not_number", field=field, raw=text) from exc
+
+
 def parse_decimal(
     raw: str | Decimal, *, field: str, minimum: Decimal | None = None, places: int = 3
 ) -> Decimal:
-    """A finite decimal with at most ``places`` decimal places, greater than ``minimum``."""
-    try:
-        value = raw if isinstance(raw, Decimal) else Decimal(raw.strip())
-    except InvalidOperation as exc:
-        raise InvalidInputError(key="input.not_number", field=field, raw=raw) from exc
+    """A finite decimal with at most ``places`` decimal places, greater than ``minimum``,
+    below 10**15: a Decimal, an int, or ASCII text (digits, one point, a sign, an exponent;
+    never NaN, Infinity, other scripts' digits or underscores). Raises InvalidInputError."""
+    value = _decimal_text(raw, field=field)
     if not value.is_finite():
         raise InvalidInputError(key="input.not_finite", field=field)
     exponent = value.as_tuple().exponent

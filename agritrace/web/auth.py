@@ -239,7 +239,16 @@ def _account_page(
     user = current_user()
     assert user is not None
     tokens = access.list_tokens(db(), user=user)
-    page = render_template("auth/account.html", tokens=tokens, new_token=new_token, error=error)
+    settings = current_app.extensions["agritrace"].settings
+    page = render_template(
+        "auth/account.html",
+        tokens=tokens,
+        new_token=new_token,
+        error=error,
+        now=utcnow(),
+        token_days=min(settings.token_days, settings.token_max_days),
+        token_max_days=settings.token_max_days,
+    )
     return page, status
 
 
@@ -249,7 +258,16 @@ def create_token() -> ResponseReturnValue:
     user = current_user()
     assert user is not None
     try:
-        made = access.create_token(db(), user=user, name=request.form.get("name", ""), now=utcnow())
+        settings = current_app.extensions["agritrace"].settings
+        made = access.create_token(
+            db(),
+            user=user,
+            name=request.form.get("name", ""),
+            now=utcnow(),
+            days=request.form.get("days", ""),
+            default_days=settings.token_days,
+            max_days=settings.token_max_days,
+        )
     except AgritraceError as exc:
         return _account_page(new_token=None, error=exc, status=exc.http_status)
     return _account_page(new_token=made, error=None, status=201)

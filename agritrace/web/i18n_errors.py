@@ -145,6 +145,7 @@ ERRORS_VI: dict[str, str] = {
     "một khóa",
     "token.invalid": "khóa API không hợp lệ",
     "token.invalid_or_revoked": "khóa API không hợp lệ hoặc đã bị thu hồi",
+    "token.expired": "khóa API đã hết hạn: hãy tạo khóa mới trong trang tài khoản",
     "token.unknown": "không có khóa API {token}",
     "token.already_revoked": "khóa API {name!r} đã bị thu hồi từ trước",
     "audit.running": "đang có một lần kiểm toán khác chạy",
