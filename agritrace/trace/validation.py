@@ -13,11 +13,14 @@ from decimal import Decimal, InvalidOperation
 from agritrace.errors import InvalidInputError
 
 __all__ = [
+    "MAX_JSON_DEPTH",
     "check_code",
     "check_gln",
     "check_gtin",
+    "check_json_depth",
     "check_text",
     "gs1_check_digit",
+    "json_depth",
     "parse_date",
     "parse_decimal",
     "parse_positive_int",
@@ -162,3 +165,32 @@ def parse_decimal(
     if abs(value) >= Decimal(10) ** 15:
         raise InvalidInputError(key="input.too_large", field=field)
     return value.normalize() if value == value.to_integral() else value
+
+
+#: How deeply a JSON document may nest arrays and objects (EPCIS documents need about 8).
+MAX_JSON_DEPTH = 32
+_JSON_STRING = re.compile(r'"(?:[^"\\]|\\.)*"', re.DOTALL)
+_JSON_BRACKET = re.compile(r"[\[\]{}]")
+
+
+def json_depth(text: str | bytes) -> int:
+    """How deeply ``text`` nests JSON arrays and objects (brackets inside strings do not
+    count). For any valid JSON it equals the parsed value's depth; for other text it is a
+    bound a parser would reach, so it may be checked before parsing."""
+    if isinstance(text, bytes):
+        text = text.decode("utf-8", "replace")
+    depth = deepest = 0
+    for match in _JSON_BRACKET.finditer(_JSON_STRING.sub("", text)):
+        if match.group() in "[{":
+            depth += 1
+            deepest = max(deepest, depth)
+        else:
+            depth -= 1
+    return deepest
+
+
+def check_json_depth(text: str | bytes, *, max_depth: int = MAX_JSON_DEPTH) -> None:
+    """Raise InvalidInputError if ``text`` nests JSON deeper than ``max_depth`` (a parser
+    and every recursive walk after it would otherwise run out of stack)."""
+    if json_depth(text) > max_depth:
+        raise InvalidInputError(key="input.json_too_deep", max_depth=max_depth)

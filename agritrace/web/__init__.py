@@ -275,6 +275,7 @@ def create_app(
         admin,
         api,
         auth,
+        edge,
         errors,
         i18n,
         inspect,
@@ -298,6 +299,7 @@ def create_app(
         PERMANENT_SESSION_LIFETIME=auth.SESSION_MAX_AGE,
     )
     app.json.ensure_ascii = False  # type: ignore[attr-defined]
+    edge.init_app(app)
     prefix = stamp_prefix(settings.base_url, allow_long=True)
     engine = engine if engine is not None else make_engine(settings.database_url)
     _check_schema(engine)
