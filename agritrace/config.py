@@ -38,16 +38,27 @@ def _flag(env: Mapping[str, str], name: str) -> bool:
     raise InvalidInputError(f"{name} must be 1 or 0, not {raw!r}", variable=name)
 
 
+#: The rate-limit groups a setting may name (agritrace.web.security.DEFAULT_RATE_LIMITS).
+_RATE_GROUPS = frozenset({"stamp", "public", "signin", "api"})
+
+
 def _rate_limits(raw: str) -> dict[str, int] | None:
-    """``stamp=120,public=600`` (0 disables a limit) into a mapping; empty: None."""
+    """``stamp=120,public=600`` (0 disables a limit) into a mapping; empty: None. Groups
+    not named keep their defaults."""
     if not raw.strip():
         return None
     limits: dict[str, int] = {}
     for part in raw.split(","):
         group, sep, value = part.partition("=")
-        if not sep or group.strip() not in {"stamp", "public"} or not value.strip().isdigit():
+        number = value.strip()
+        if (
+            not sep
+            or group.strip() not in _RATE_GROUPS
+            or not (number.isascii() and number.isdigit() and len(number) <= 9)
+        ):
             raise InvalidInputError(
-                "AGRITRACE_RATE_LIMITS must look like stamp=120,public=600 (0 disables)",
+                "AGRITRACE_RATE_LIMITS must look like stamp=120,public=600,signin=20,api=600 "
+                "(0 disables)",
                 variable="AGRITRACE_RATE_LIMITS",
             )
         limits[group.strip()] = int(value)

@@ -263,8 +263,9 @@ def create_app(
     rate_limits: Mapping[str, int] | None = None,
 ) -> Flask:
     """Build the app. ``engine`` defaults to one made from ``settings.database_url`` (tests
-    pass their own); ``rate_limits`` overrides :data:`~agritrace.web.security.
-    DEFAULT_RATE_LIMITS` (requests per client per minute by group; 0 means unlimited).
+    pass their own); ``rate_limits`` replaces :data:`~agritrace.web.security.
+    DEFAULT_RATE_LIMITS` (requests per client per minute by group; 0 or a missing group means
+    unlimited), while ``settings.rate_limits`` only changes the groups it names.
 
     Raises (at start-up, not per request) InvalidInputError for a missing or short secret
     key or a bad base URL, NotFoundError when there is no key ring, and
@@ -315,10 +316,10 @@ def create_app(
         direct=None if is_sqlite(engine) else DirectStatements(engine),
     )
     app.teardown_appcontext(_close_session)
-    if rate_limits is None:
-        rate_limits = settings.rate_limits
+    if rate_limits is None:  # the settings name some groups; the others keep their defaults
+        rate_limits = {**security.DEFAULT_RATE_LIMITS, **(settings.rate_limits or {})}
     limiter = security.RateLimiter(
-        security.DEFAULT_RATE_LIMITS if rate_limits is None else rate_limits,
+        rate_limits,
         storage_url=settings.rate_storage_url,
         prefix=settings.redis_prefix,
         secret=hashlib.sha256(

@@ -28,7 +28,7 @@ from agritrace.db import make_engine
 from agritrace.keys import KeyRing
 from agritrace.migrations import upgrade
 from agritrace.web import create_app
-from agritrace.web.security import RateLimiter
+from agritrace.web.security import DEFAULT_RATE_LIMITS, RateLimiter
 from tests.support import require_redis
 from tests.web.conftest import BASE_URL, PASSPHRASE, SECRET_KEY, Site, make_settings
 from tests.web.people import csrf_of
@@ -196,3 +196,10 @@ def test_three_gunicorn_workers_let_through_exactly_the_limit(gunicorn: int) -> 
         statuses = [status for status, _ in pool.map(lambda _: _get(gunicorn, PUBLIC), range(36))]
     assert statuses.count(200) == 10
     assert statuses.count(429) == 26
+
+
+def test_settings_change_only_the_groups_they_name(site: Site) -> None:
+    settings = replace(site.settings, rate_limits={"stamp": 5})
+    app = create_app(settings, engine=site.app.extensions["agritrace"].engine)
+    limits = app.extensions["agritrace.limiter"].limits
+    assert limits == {**DEFAULT_RATE_LIMITS, "stamp": 5}  # sign-in and API keep their limits
