@@ -35,6 +35,8 @@ ERROR_MESSAGES: dict[str, str] = {
     "input.too_big": "{field} must be at most {maximum}, not {value}",
     "input.not_number": "{field} {raw!r} is not a number",
     "input.not_finite": "{field} must be a finite number",
+    "epcis.shape": "field {field!r} of the EPCIS document must be a JSON {wanted}",
+    "epcis.shape_event": "event {event}: field {field!r} must be a JSON {wanted}",
     "input.json_too_deep": "the JSON document nests deeper than {max_depth} levels",
     "input.decimal_places": "{field} has more than {places} decimal places",
     "input.not_above": "{field} must be greater than {minimum}",

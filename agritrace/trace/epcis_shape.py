@@ -45,7 +45,8 @@ _INSIDE: Mapping[str, Mapping[str, tuple[type, ...]]] = {
     "sensorElementList": {"sensorReport": _LIST},
 }
 _REPORT = {"type": _TEXT, "value": _NUMBER, "uom": _TEXT}
-_NAMES = {dict: "an object", list: "a list", str: "text", int: "a number", Decimal: "a number"}
+#: JSON's own names for its types (RFC 8259), the same in every language.
+_NAMES = {dict: "object", list: "array", str: "string", int: "number", Decimal: "number"}
 
 
 def _expect(value: object, kinds: tuple[type, ...], field: str, event: int | None) -> None:
@@ -53,9 +54,9 @@ def _expect(value: object, kinds: tuple[type, ...], field: str, event: int | Non
         return
     if isinstance(value, bool) or not isinstance(value, kinds):
         wanted = " or ".join(dict.fromkeys(_NAMES[kind] for kind in kinds))
-        where = f"event {event}: " if event is not None else ""
-        facts: dict[str, Any] = {"field": field} | ({"event": event} if event else {})
-        raise InvalidInputError(f"{where}field {field!r} must be {wanted}", **facts)
+        if event is None:
+            raise InvalidInputError(key="epcis.shape", field=field, wanted=wanted)
+        raise InvalidInputError(key="epcis.shape_event", field=field, wanted=wanted, event=event)
 
 
 def _object(value: object, field: str, event: int | None) -> dict[str, Any]:

@@ -26,6 +26,8 @@ ERRORS_VI: dict[str, str] = {
     "input.too_big": "{field} tối đa là {maximum}, không phải {value}",
     "input.not_number": "{field} {raw!r} không phải là số",
     "input.not_finite": "{field} phải là một số hữu hạn",
+    "epcis.shape": "trường {field!r} của tài liệu EPCIS phải có kiểu JSON {wanted}",
+    "epcis.shape_event": "sự kiện {event}: trường {field!r} phải có kiểu JSON {wanted}",
     "input.json_too_deep": "tài liệu JSON lồng nhau sâu quá {max_depth} cấp",
     "input.decimal_places": "{field} có nhiều hơn {places} chữ số thập phân",
     "input.not_above": "{field} phải lớn hơn {minimum}",
