@@ -17,7 +17,13 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 from agritrace.errors import InvalidInputError
 from agritrace.key_seal import ARGON2ID_OWASP, UNSAFE_TEST_KDF, KdfParams
 
-__all__ = ["DEMO_KEY_PASSPHRASE", "DEMO_SECRET_KEY", "MIN_KEY_PASSPHRASE_CHARS", "Settings"]
+__all__ = [
+    "DEMO_KEY_PASSPHRASE",
+    "DEMO_SECRET_KEY",
+    "MAX_TOKEN_DAYS",
+    "MIN_KEY_PASSPHRASE_CHARS",
+    "Settings",
+]
 
 #: Well-known, deliberately public secrets used only when ``AGRITRACE_DEMO=1``.
 DEMO_KEY_PASSPHRASE = "agritrace-demo-passphrase-not-secret"  # noqa: S105 - public by design, demo only
@@ -26,6 +32,9 @@ DEMO_SECRET_KEY = "agritrace-demo-secret-key-not-secret"  # noqa: S105 - public 
 #: Shortest key passphrase accepted (it is the only secret between a copied key file and
 #: the signing keys; see ADR 0012).
 MIN_KEY_PASSPHRASE_CHARS = 16
+
+#: The longest any API token may live, whatever the settings say (ten years).
+MAX_TOKEN_DAYS = 3650
 
 _TRUE = {"1", "true", "yes", "on"}
 _FALSE = {"0", "false", "no", "off", ""}
@@ -40,16 +49,27 @@ def _flag(env: Mapping[str, str], name: str) -> bool:
     raise InvalidInputError(f"{name} must be 1 or 0, not {raw!r}", variable=name)
 
 
+#: The rate-limit groups a setting may name (agritrace.web.security.DEFAULT_RATE_LIMITS).
+_RATE_GROUPS = frozenset({"stamp", "public", "signin", "api"})
+
+
 def _rate_limits(raw: str) -> dict[str, int] | None:
-    """``stamp=120,public=600`` (0 disables a limit) into a mapping; empty: None."""
+    """``stamp=120,public=600`` (0 disables a limit) into a mapping; empty: None. Groups
+    not named keep their defaults."""
     if not raw.strip():
         return None
     limits: dict[str, int] = {}
     for part in raw.split(","):
         group, sep, value = part.partition("=")
-        if not sep or group.strip() not in {"stamp", "public"} or not value.strip().isdigit():
+        number = value.strip()
+        if (
+            not sep
+            or group.strip() not in _RATE_GROUPS
+            or not (number.isascii() and number.isdigit() and len(number) <= 9)
+        ):
             raise InvalidInputError(
-                "AGRITRACE_RATE_LIMITS must look like stamp=120,public=600 (0 disables)",
+                "AGRITRACE_RATE_LIMITS must look like stamp=120,public=600,signin=20,api=600 "
+                "(0 disables)",
                 variable="AGRITRACE_RATE_LIMITS",
             )
         limits[group.strip()] = int(value)
@@ -61,6 +81,39 @@ def _check_database_url(url: str, variable: str) -> None:
         raise InvalidInputError(
             f"{variable} must be a sqlite:/// or postgresql+psycopg:// URL", variable=variable
         )
+
+
+def _redis_url(raw: str) -> str:
+    url = raw.strip()
+    if url and urlsplit(url).scheme not in {"redis", "rediss", "redis+unix"}:
+        raise InvalidInputError(
+            "AGRITRACE_REDIS_URL must look like redis://127.0.0.1:6379/0",
+            variable="AGRITRACE_REDIS_URL",
+        )
+    return url
+
+
+def _days(env: Mapping[str, str], name: str, default: int) -> int:
+    raw = env.get(name, "").strip()
+    if not raw:
+        return default
+    if not (raw.isascii() and raw.isdigit()) or not 1 <= int(raw) <= MAX_TOKEN_DAYS:
+        raise InvalidInputError(
+            f"{name} must be a number of days from 1 to {MAX_TOKEN_DAYS}, not {raw!r}",
+            variable=name,
+        )
+    return int(raw)
+
+
+def _token_days(env: Mapping[str, str]) -> dict[str, int]:
+    days = _days(env, "AGRITRACE_TOKEN_DAYS", 90)
+    most = _days(env, "AGRITRACE_TOKEN_MAX_DAYS", max(365, days))
+    if days > most:
+        raise InvalidInputError(
+            f"AGRITRACE_TOKEN_DAYS ({days}) exceeds AGRITRACE_TOKEN_MAX_DAYS ({most})",
+            variable="AGRITRACE_TOKEN_DAYS",
+        )
+    return {"token_days": days, "token_max_days": most}
 
 
 def _check_base_url(raw: str) -> str:
@@ -126,6 +179,20 @@ class Settings:
     def migration_database_url(self) -> str:
         """The URL migrations run with: the owner's when set, else the application's."""
         return self.owner_database_url or self.database_url
+
+    redis_url: str = ""
+    """Where the rate limits count (``AGRITRACE_REDIS_URL``); empty: in each process's memory."""
+    redis_prefix: str = "agritrace"
+    """Prefix of this site's keys in Redis (``AGRITRACE_REDIS_PREFIX``)."""
+    token_days: int = 90
+    """How long a new API token lives unless its owner asks for less (``AGRITRACE_TOKEN_DAYS``)."""
+    token_max_days: int = 365
+    """The longest lifetime an owner may ask for (``AGRITRACE_TOKEN_MAX_DAYS``)."""
+
+    @property
+    def rate_storage_url(self) -> str:
+        """The ``limits`` storage URL of the rate limits: Redis when set, else memory."""
+        return self.redis_url or "memory://"
 
     @property
     def keys_dir(self) -> Path:
@@ -197,6 +264,9 @@ class Settings:
             checkpoint_dir=Path(checkpoint_raw).expanduser().absolute() if checkpoint_raw else None,
             owner_database_url=owner_url,
             unsafe_test_kdf=_flag(env, "AGRITRACE_UNSAFE_TEST_KDF"),
+            redis_url=_redis_url(env.get("AGRITRACE_REDIS_URL", "")),
+            redis_prefix=env.get("AGRITRACE_REDIS_PREFIX", "").strip() or "agritrace",
+            **_token_days(env),
         )
 
     def require_key_passphrase(self) -> bytes:

@@ -35,6 +35,9 @@ ERROR_MESSAGES: dict[str, str] = {
     "input.too_big": "{field} must be at most {maximum}, not {value}",
     "input.not_number": "{field} {raw!r} is not a number",
     "input.not_finite": "{field} must be a finite number",
+    "epcis.shape": "field {field!r} of the EPCIS document must be a JSON {wanted}",
+    "epcis.shape_event": "event {event}: field {field!r} must be a JSON {wanted}",
+    "input.json_too_deep": "the JSON document nests deeper than {max_depth} levels",
     "input.decimal_places": "{field} has more than {places} decimal places",
     "input.not_above": "{field} must be greater than {minimum}",
     "input.too_large": "{field} is too large",
@@ -97,6 +100,9 @@ ERROR_MESSAGES: dict[str, str] = {
     "lot.already_recalled": "lot {lot} is already recalled",
     # stamps (trace/issuance.py, web/views.py, web/portal.py)
     "stamps.lot_recalled": "lot {lot} is recalled: no stamps can be issued for it",
+    "stamps.print_suspended": "facility {facility} is suspended: its stamps cannot be "
+    "downloaded or reprinted until it is reinstated",
+    "stamps.print_recalled": "lot {lot} is recalled: its stamps cannot be downloaded or reprinted",
     "stamps.exceed_units": "issuing {count} stamps would exceed lot {lot}'s {units} declared "
     "units ({issued} already issued, {left} left)",
     "stamps.no_counter": "the serial counter is missing: run 'agritrace init'",
@@ -163,6 +169,7 @@ ERROR_MESSAGES: dict[str, str] = {
     "token.too_many": "at most {limit} live tokens per user: revoke one",
     "token.invalid": "the bearer token is not valid",
     "token.invalid_or_revoked": "the bearer token is not valid or was revoked",
+    "token.expired": "the bearer token has expired: create a new one on your account page",
     "token.unknown": "unknown token {token}",
     "token.already_revoked": "token {name!r} is already revoked",
     "audit.running": "an audit is already running",
@@ -194,8 +201,12 @@ ERROR_MESSAGES: dict[str, str] = {
     "web.signing_unavailable": "signing is not available on this server",
     "web.signing_needs_passphrase": "signing is not available on this server: set "
     "AGRITRACE_KEY_PASSPHRASE to open the key ring ({reason})",
+    "web.signing_ring_unopened": "signing is not available on this server: the key ring does "
+    "not open with AGRITRACE_KEY_PASSPHRASE (the server's log says why)",
     "web.csrf": "the form expired or did not come from this site: reload the page",
     "web.rate_limited": "too many requests from this client: try again shortly",
+    "web.rate_storage_unavailable": "signing in is unavailable for a moment (the request "
+    "counter cannot be reached): try again shortly",
 }
 
 

@@ -21,6 +21,7 @@ from agritrace.db import make_engine
 
 REQUIRE_ALL = os.environ.get("AGRITRACE_REQUIRE_ALL", "") == "1"
 PG_URL = os.environ.get("AGRITRACE_TEST_DATABASE_URL", "")
+REDIS_URL = os.environ.get("AGRITRACE_TEST_REDIS_URL", "")
 BACKENDS = ("sqlite", "postgres")
 
 
@@ -35,6 +36,19 @@ def require_postgres() -> str:
     if not PG_URL:
         unavailable("PostgreSQL not configured: set AGRITRACE_TEST_DATABASE_URL")
     return PG_URL
+
+
+def require_redis() -> str:
+    """The test Redis's URL (``AGRITRACE_TEST_REDIS_URL``), answering a PING; else skip/fail."""
+    if not REDIS_URL:
+        unavailable("Redis not configured: set AGRITRACE_TEST_REDIS_URL")
+    import redis
+
+    try:
+        redis.Redis.from_url(REDIS_URL, socket_connect_timeout=2).ping()
+    except redis.RedisError as exc:
+        unavailable(f"Redis at {REDIS_URL} does not answer: {exc}")
+    return REDIS_URL
 
 
 def require_tool(name: str) -> str:

@@ -79,3 +79,24 @@ def test_checkpoint_folder_owner_url_and_kdf_settings(tmp_path: Path) -> None:
     assert chosen.migration_database_url == "postgresql+psycopg://owner@db/agritrace"
     assert chosen.key_kdf == UNSAFE_TEST_KDF
     assert "owner@" not in repr(chosen)
+
+
+def test_rate_limits_name_any_group_in_ascii_digits() -> None:
+    settings = Settings.from_env({**BASE, "AGRITRACE_RATE_LIMITS": "signin=5,api=100"})
+    assert settings.rate_limits == {"signin": 5, "api": 100}
+    for bad in ("signin=٥", "login=5", "api=1_000", "stamp=99999999999"):
+        with pytest.raises(InvalidInputError, match="AGRITRACE_RATE_LIMITS"):
+            Settings.from_env({**BASE, "AGRITRACE_RATE_LIMITS": bad})
+
+
+def test_redis_settings() -> None:
+    assert Settings.from_env(BASE).rate_storage_url == "memory://"
+    env = {
+        **BASE,
+        "AGRITRACE_REDIS_URL": "redis://127.0.0.1:6379/2",
+        "AGRITRACE_REDIS_PREFIX": "t1",
+    }
+    settings = Settings.from_env(env)
+    assert (settings.rate_storage_url, settings.redis_prefix) == ("redis://127.0.0.1:6379/2", "t1")
+    with pytest.raises(InvalidInputError, match="AGRITRACE_REDIS_URL"):
+        Settings.from_env({**BASE, "AGRITRACE_REDIS_URL": "http://127.0.0.1:6379"})

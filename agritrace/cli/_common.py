@@ -24,6 +24,8 @@ from agritrace.errors import InvalidInputError, StorageUnavailableError
 from agritrace.keys import KeyInfo, KeyRing, read_public_keys
 
 __all__ = [
+    "INDEX",
+    "AsciiInt",
     "CliContext",
     "emit",
     "json_option",
@@ -34,6 +36,33 @@ __all__ = [
 ]
 
 F = TypeVar("F", bound=Callable[..., Any])
+
+
+class AsciiInt(click.ParamType[int]):
+    """A whole number in ``[minimum, maximum]`` written in ASCII digits (click's ``int``
+    takes Arabic-Indic or full-width digits and any length); anything else is bad input."""
+
+    name = "integer"
+
+    def __init__(self, minimum: int = 0, maximum: int = 2**63 - 1) -> None:
+        self.minimum = minimum
+        self.maximum = maximum
+
+    def convert(self, value: Any, param: click.Parameter | None, ctx: click.Context | None) -> int:
+        if isinstance(value, int) and not isinstance(value, bool):
+            number = value
+        else:
+            text = str(value).strip()
+            if not (text.isascii() and text.isdigit() and len(text) <= 19):
+                self.fail(f"{str(value)[:30]!r} is not a whole number in ASCII digits", param, ctx)
+            number = int(text)
+        if not self.minimum <= number <= self.maximum:
+            self.fail(f"{number} is not in {self.minimum}..{self.maximum}", param, ctx)
+        return number
+
+
+#: A ledger index or a record's id.
+INDEX = AsciiInt()
 
 
 @dataclass

@@ -10,7 +10,7 @@ from urllib.parse import urlsplit
 import click
 from werkzeug.serving import run_simple
 
-from agritrace.cli._common import CliContext, pass_ctx
+from agritrace.cli._common import AsciiInt, CliContext, pass_ctx
 from agritrace.config import Settings
 from agritrace.db import make_engine, make_sessionmaker, utcnow
 from agritrace.errors import InvalidInputError
@@ -47,7 +47,7 @@ def _fresh_folder(folder: Path) -> None:
 
 @click.command("demo")
 @click.option("--host", default="127.0.0.1", show_default=True, help="Address to listen on.")
-@click.option("--port", type=click.IntRange(1, 65535), default=5000, show_default=True)
+@click.option("--port", type=AsciiInt(1, 65535), default=5000, show_default=True)
 @click.option(
     "--base-url",
     default=None,

@@ -10,7 +10,7 @@ from typing import Any
 
 import click
 
-from agritrace.cli._common import CliContext, emit, json_option, pass_ctx, write_atomic
+from agritrace.cli._common import INDEX, CliContext, emit, json_option, pass_ctx, write_atomic
 from agritrace.db import utcnow
 from agritrace.errors import InvalidInputError
 from agritrace.keys import KeyPurpose
@@ -125,7 +125,7 @@ def record(
 
 
 @event_group.command("correct")
-@click.argument("ledger_index", type=int)
+@click.argument("ledger_index", type=INDEX)
 @click.option("--facility", "facility_code", required=True, help="The facility that recorded it.")
 @click.option("--reason", required=True)
 @json_option

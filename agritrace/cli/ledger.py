@@ -11,6 +11,7 @@ from typing import Any, NoReturn
 import click
 
 from agritrace.cli._common import (
+    INDEX,
     CliContext,
     emit,
     json_option,
@@ -228,7 +229,7 @@ def checkpoint(ctx: CliContext, as_json: bool) -> None:
 
 
 @ledger_group.command("proof")
-@click.option("--index", "index", type=int, required=True, help="Ledger index of the entry.")
+@click.option("--index", "index", type=INDEX, required=True, help="Ledger index of the entry.")
 @json_option
 @pass_ctx
 def proof(ctx: CliContext, index: int, as_json: bool) -> None:
@@ -257,7 +258,7 @@ def proof(ctx: CliContext, index: int, as_json: bool) -> None:
 
 
 @ledger_group.command("bundle")
-@click.option("--index", "indices", type=int, multiple=True, help="Entry index (repeatable).")
+@click.option("--index", "indices", type=INDEX, multiple=True, help="Entry index (repeatable).")
 @click.option("--subject", default=None, help="Every entry about a subject, e.g. lot:12.")
 @click.option("-o", "--output", required=True, help="File to write the bundle to.")
 @click.option("--reveal", is_flag=True, help="Include the openings of the entries' private fields.")

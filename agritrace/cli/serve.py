@@ -9,7 +9,7 @@ from __future__ import annotations
 import click
 from werkzeug.serving import WSGIRequestHandler, run_simple
 
-from agritrace.cli._common import CliContext, pass_ctx
+from agritrace.cli._common import AsciiInt, CliContext, pass_ctx
 from agritrace.web import create_app
 
 
@@ -23,9 +23,7 @@ class _AnonymousLog(WSGIRequestHandler):
 
 @click.command("serve")
 @click.option("--host", default="127.0.0.1", show_default=True, help="Address to listen on.")
-@click.option(
-    "--port", type=click.IntRange(1, 65535), default=5000, show_default=True, help="TCP port."
-)
+@click.option("--port", type=AsciiInt(1, 65535), default=5000, show_default=True, help="TCP port.")
 @click.option("--reload", is_flag=True, help="Restart when the code changes.")
 @pass_ctx
 def serve(ctx: CliContext, host: str, port: int, reload: bool) -> None:

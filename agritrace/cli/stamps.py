@@ -248,6 +248,7 @@ def print_(ctx: CliContext, batch_id: str, outputs: Outputs, as_json: bool) -> N
         raise InvalidInputError("say what to print: --pdf, --csv, --png-dir or --svg-dir")
     with ctx.session() as session:
         batch = issuance.get_batch(session, batch_id)
+        issuance.check_printable(batch)
         _check_outputs(outputs, batch.prefix)
         record = issuance.batch_record(batch)
         record["outputs"] = _render(ctx, batch, outputs)

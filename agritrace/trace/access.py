@@ -3,12 +3,16 @@
 No web framework here: the web's sign-in form, its bearer-token check and the CLI call these
 services with a Session.
 
-- **Sign-in** (:func:`sign_in`): a wrong password counts against the user; after
-  :data:`MAX_FAILED_SIGN_INS` in a row the account is locked for :data:`LOCKOUT`, and even the
-  right password is refused until then. An unknown user costs the same scrypt work as a
-  known one and gets the same message, so a form does not reveal who has an account.
+- **Sign-in** (:func:`sign_in`): every attempt atomically reserves one of the account's
+  :data:`ACCOUNT_MAX_FAILED_SIGN_INS` password checks; when they are used up the account is
+  locked for :data:`LOCKOUT`, and even the right password is refused until then. The web
+  throttles each (account, client) pair sooner (:data:`MAX_FAILED_SIGN_INS`), so one stranger
+  cannot lock the owner out. An unknown user runs the same statements and the same scrypt
+  work as a known one and gets the same message, so a form does not reveal who has an account.
 - **API tokens** (:func:`create_token`): ``agt_`` + 32 random bytes (base64url), shown once;
-  only its SHA-256 is stored, with its owner, name, creation, last use and revocation. A
+  only its SHA-256 is stored, with its owner, name, creation, expiry (:data:`TOKEN_DAYS` by
+  default, at most :data:`TOKEN_MAX_DAYS`; settings may change both), last use and
+  revocation. An expired token authenticates no one. A
   token acts with its user's role and facility, and stops working when either is revoked or
   deactivated. Owners list and revoke their own (:func:`list_tokens`); an administrator
   pages through everyone's (:func:`tokens_page`) and revokes any (:func:`revoke_token`).
@@ -22,22 +26,27 @@ from __future__ import annotations
 import datetime as dt
 import hashlib
 import hmac
+import math
 import secrets
 from dataclasses import dataclass
+from typing import NoReturn
 
-from sqlalchemy import BigInteger, ForeignKey, LargeBinary, String, Text, select, update
+from sqlalchemy import BigInteger, ForeignKey, LargeBinary, String, Text, or_, select, update
 from sqlalchemy.orm import Mapped, Session, mapped_column, relationship, selectinload
 
 from agritrace.db import Base, UTCDateTime, begin_write
 from agritrace.errors import ConflictError, InvalidInputError, NotFoundError, PermissionDeniedError
 from agritrace.trace.models import Facility, Role, User
-from agritrace.trace.passwords import hash_password, verify_password
+from agritrace.trace.passwords import verify_password
 from agritrace.trace.registry import get_facility
-from agritrace.trace.validation import check_text
+from agritrace.trace.validation import check_text, parse_positive_int
 
 __all__ = [
+    "ACCOUNT_MAX_FAILED_SIGN_INS",
     "LOCKOUT",
     "MAX_FAILED_SIGN_INS",
+    "TOKEN_DAYS",
+    "TOKEN_MAX_DAYS",
     "TOKEN_PREFIX",
     "ApiToken",
     "AuditRun",
@@ -54,6 +63,9 @@ __all__ = [
     "latest_audit_run",
     "list_tokens",
     "list_users",
+    "normal_username",
+    "raise_locked_out",
+    "refuse_throttled",
     "revoke_token",
     "set_audit_progress",
     "sign_in",
@@ -63,10 +75,19 @@ __all__ = [
     "user_for_token",
 ]
 
+#: Failed sign-ins allowed per (account, client) per :data:`LOCKOUT` (the web's throttle):
+#: that client then waits; the account's owner, elsewhere, does not.
 MAX_FAILED_SIGN_INS = 5
+#: Password checks allowed per account, from all clients together, before it locks for
+#: :data:`LOCKOUT` (a slower ceiling against guessing from many addresses).
+ACCOUNT_MAX_FAILED_SIGN_INS = 50
 LOCKOUT = dt.timedelta(minutes=15)
 TOKEN_PREFIX = "agt_"  # noqa: S105 - a public marker, not a secret
 MAX_TOKENS_PER_USER = 50
+#: A new token's lifetime in days unless its owner asks for less (``AGRITRACE_TOKEN_DAYS``).
+TOKEN_DAYS = 90
+#: The longest lifetime an owner may ask for (``AGRITRACE_TOKEN_MAX_DAYS``).
+TOKEN_MAX_DAYS = 365
 #: An audit still unfinished after this long died with its process; another may start.
 ABANDONED_AUDIT = dt.timedelta(hours=2)
 #: A token's last use is written at most this often (not a write per API request).
@@ -108,6 +129,9 @@ class ApiToken(Base):
     revoked_by: Mapped[str | None] = mapped_column(String(64))
     #: Why an administrator revoked another user's token (none when owners revoke their own).
     revoke_reason: Mapped[str | None] = mapped_column(Text)
+    #: When the token stops working (set at creation: ``AGRITRACE_TOKEN_DAYS`` by default,
+    #: at most ``AGRITRACE_TOKEN_MAX_DAYS``).
+    expires_at: Mapped[dt.datetime] = mapped_column(UTCDateTime)
 
     user: Mapped[User] = relationship()
 
@@ -142,57 +166,89 @@ class NewToken:
     secret: str
 
 
-_dummy_hash: str | None = None
-
-
-def _burn_password_work(password: str) -> None:
-    """Spend what checking a real password costs, so unknown users answer as slowly."""
-    global _dummy_hash
-    if _dummy_hash is None:
-        _dummy_hash = hash_password("x" * 16)
-    verify_password(password, _dummy_hash)
+#: A stored-hash stand-in for unknown, inactive and locked accounts: checking a password
+#: against it costs exactly what checking a real one costs (same scrypt parameters), and it
+#: matches nothing (no password derives an all-zero key).
+_DUMMY_HASH = "scrypt$16384$8$1$" + "A" * 22 + "==$" + "A" * 43 + "="
 
 
 def _aware(moment: dt.datetime | None) -> dt.datetime | None:
     return None if moment is None else moment.astimezone(dt.UTC)
 
 
-def sign_in(session: Session, username: str, password: str, *, now: dt.datetime) -> User:
-    """The active user with this name and password; counts failures and locks out. Commits.
+def normal_username(username: str) -> str:
+    """The form a username is looked up (and throttled) by: trimmed, lower case, at most 64."""
+    return username.strip().lower()[:64]
+
+
+def sign_in(
+    session: Session,
+    username: str,
+    password: str,
+    *,
+    now: dt.datetime,
+    max_failures: int = ACCOUNT_MAX_FAILED_SIGN_INS,
+) -> User:
+    """The active user with this name and password. Commits.
+
+    The per-account ceiling is counted atomically: an attempt first reserves one of the
+    account's ``max_failures`` password checks (one ``UPDATE ... RETURNING``), so however many
+    connections guess at once, at most ``max_failures`` passwords are checked before the
+    account locks for :data:`LOCKOUT`. Every attempt runs the same statements and one scrypt
+    check (against :data:`_DUMMY_HASH` for an unknown, inactive or locked account), so neither
+    the answer nor the work tells who has an account. (The web also throttles each (account,
+    client) pair at :data:`MAX_FAILED_SIGN_INS`, so that a stranger reaches this ceiling only
+    from many clients.)
 
     Raises SignInFailedError (wrong name or password, or an inactive account: one message for
     all) or LockedOutError (with ``retry_after``) while the account is locked.
     """
-    name = username.strip().lower()[:64]
+    name = normal_username(username)
     begin_write(session)
-    user = session.scalar(select(User).where(User.username == name)) if name else None
-    if user is None or not user.active:
-        session.rollback()
-        _burn_password_work(password)
-        raise SignInFailedError(key="signin.failed")
-    locked_until = _aware(user.locked_until)
-    if locked_until is not None and locked_until > now:
-        session.rollback()
-        wait = int((locked_until - now).total_seconds()) + 1
-        raise LockedOutError(key="signin.locked", minutes=wait // 60 + 1, retry_after=wait)
-    if not verify_password(password, user.password_hash):
-        user.failed_logins += 1
-        locked = user.failed_logins >= MAX_FAILED_SIGN_INS
-        if locked:
-            user.failed_logins = 0
-            user.locked_until = now + LOCKOUT
+    reserved = session.execute(
+        update(User)
+        .where(
+            User.username == name,
+            User.active.is_(True),
+            or_(User.locked_until.is_(None), User.locked_until <= now),
+            User.failed_logins < max_failures,
+        )
+        .values(failed_logins=User.failed_logins + 1)
+        .returning(User.id, User.password_hash)
+    ).first()
+    session.commit()  # the reservation holds before the password is checked
+    matched = verify_password(password, reserved[1] if reserved else _DUMMY_HASH)
+    begin_write(session)
+    if reserved is not None and matched:
+        session.execute(
+            update(User).where(User.id == reserved[0]).values(failed_logins=0, locked_until=None)
+        )
         session.commit()
-        if locked:
-            raise LockedOutError(
-                key="signin.locked",
-                minutes=int(LOCKOUT.total_seconds() // 60),
-                retry_after=int(LOCKOUT.total_seconds()),
-            )
-        raise SignInFailedError(key="signin.failed")
-    user.failed_logins = 0
-    user.locked_until = None
+        return get_user(session, reserved[0])
+    session.execute(
+        update(User)
+        .where(User.username == name, User.failed_logins >= max_failures)
+        .values(failed_logins=0, locked_until=now + LOCKOUT)
+    )
+    locked_until = _aware(
+        session.scalar(select(User.locked_until).where(User.username == name, User.active))
+    )
     session.commit()
-    return user
+    if locked_until is not None and locked_until > now:
+        raise_locked_out(math.ceil((locked_until - now).total_seconds()))
+    raise SignInFailedError(key="signin.failed")
+
+
+def raise_locked_out(wait_s: int) -> NoReturn:
+    """Refuse a sign-in for ``wait_s`` more seconds (LockedOutError)."""
+    raise LockedOutError(key="signin.locked", minutes=wait_s // 60 + 1, retry_after=wait_s)
+
+
+def refuse_throttled(password: str, wait_s: int) -> NoReturn:
+    """Refuse an attempt the caller's throttle stopped, after the same scrypt work a real
+    check costs (so a throttled answer takes as long for every name)."""
+    verify_password(password, _DUMMY_HASH)
+    raise_locked_out(wait_s)
 
 
 def get_user(session: Session, user_id: int) -> User:
@@ -228,12 +284,31 @@ def _digest(secret: str) -> bytes:
     return hashlib.sha256(secret.encode("utf-8")).digest()
 
 
-def create_token(session: Session, *, user: User, name: str, now: dt.datetime) -> NewToken:
-    """A new API token for ``user``; the returned secret is never stored. Commits."""
+def create_token(
+    session: Session,
+    *,
+    user: User,
+    name: str,
+    now: dt.datetime,
+    days: str | int | None = None,
+    default_days: int = TOKEN_DAYS,
+    max_days: int = TOKEN_MAX_DAYS,
+) -> NewToken:
+    """A new API token for ``user`` that works for ``days`` (empty: ``default_days``; at
+    most ``max_days``); the returned secret is never stored. Commits. Raises
+    InvalidInputError for a name or a lifetime out of bounds, ConflictError past
+    :data:`MAX_TOKENS_PER_USER` live tokens."""
     label = check_text(name, field="token name", max_len=100)
+    lifetime = (
+        min(default_days, max_days)
+        if days is None or (isinstance(days, str) and not days.strip())
+        else parse_positive_int(days, field="days", maximum=max_days)
+    )
     begin_write(session)
     live = session.scalars(
-        select(ApiToken.id).where(ApiToken.user_id == user.id, ApiToken.revoked_at.is_(None))
+        select(ApiToken.id).where(
+            ApiToken.user_id == user.id, ApiToken.revoked_at.is_(None), ApiToken.expires_at > now
+        )
     ).all()
     if len(live) >= MAX_TOKENS_PER_USER:
         raise ConflictError(key="token.too_many", limit=MAX_TOKENS_PER_USER)
@@ -244,6 +319,7 @@ def create_token(session: Session, *, user: User, name: str, now: dt.datetime) -
         token_hash=_digest(secret),
         hint=secret[: len(TOKEN_PREFIX) + 4],
         created_at=now,
+        expires_at=now + dt.timedelta(days=lifetime),
     )
     session.add(token)
     session.commit()
@@ -267,6 +343,10 @@ def user_for_token(session: Session, secret: str, *, now: dt.datetime) -> User:
     ):
         session.rollback()
         raise AuthenticationRequiredError(key="token.invalid_or_revoked")
+    expires_at = _aware(token.expires_at)
+    if expires_at is None or expires_at <= now:
+        session.rollback()
+        raise AuthenticationRequiredError(key="token.expired")
     last = _aware(token.last_used_at)
     if last is None or now - last >= LAST_USED_RESOLUTION:
         session.execute(update(ApiToken).where(ApiToken.id == token.id).values(last_used_at=now))

@@ -26,8 +26,10 @@ from sqlalchemy.orm import Session
 
 from agritrace.errors import AgritraceError, InvalidInputError
 from agritrace.trace import events, registry
+from agritrace.trace.epcis_shape import check_document
 from agritrace.trace.event_models import Step, TraceEvent
 from agritrace.trace.models import Facility, Lot, Product
+from agritrace.trace.validation import check_json_depth
 
 __all__ = ["EpcisImportError", "ImportReport", "import_epcis"]
 
@@ -70,7 +72,11 @@ def _attributes(element: Mapping[str, Any]) -> dict[str, Any]:
     out: dict[str, Any] = {}
     for attribute in element.get("attributes", []) or []:
         if isinstance(attribute, dict) and isinstance(attribute.get("id"), str):
-            out[attribute["id"].removeprefix("agt:")] = attribute.get("attribute")
+            value = attribute.get("attribute")
+            # Numbers become text, as a form would send them (the shape is checked already).
+            out[attribute["id"].removeprefix("agt:")] = (
+                str(value) if isinstance(value, int | Decimal) else value
+            )
     return out
 
 
@@ -395,12 +401,23 @@ class _Importer:
         self.corrections += 1
 
 
+def _not_json(name: str) -> Any:
+    raise ValueError(f"{name} is not a number JSON allows")
+
+
 def import_epcis(engine: Engine, data: bytes, *, now: dt.datetime) -> ImportReport:
     """Validate and record an EPCIS 2.0 JSON document, all or nothing."""
     try:
-        document = json.loads(data, parse_float=Decimal)
+        check_json_depth(data)
+        document = json.loads(data, parse_float=Decimal, parse_constant=_not_json)
     except (ValueError, UnicodeDecodeError) as exc:
         raise EpcisImportError(f"the file is not JSON: {exc}") from exc
+    except InvalidInputError as exc:
+        raise EpcisImportError(f"the file is not usable JSON: {exc}") from exc
+    try:
+        check_document(document)
+    except InvalidInputError as exc:
+        raise EpcisImportError(str(exc), **exc.facts) from exc
     if not isinstance(document, dict) or document.get("type") != "EPCISDocument":
         raise EpcisImportError("not an EPCIS document: 'type' must be EPCISDocument", field="type")
     if not str(document.get("schemaVersion", "")).startswith("2."):

@@ -9,7 +9,6 @@ the chain; events appear in ledger order, each with ``agt:step`` and ``agt:ledge
 
 from __future__ import annotations
 
-import csv
 import datetime as dt
 import hashlib
 import io
@@ -30,6 +29,7 @@ from agritrace.trace.events import facility_uri, lot_uri
 from agritrace.trace.models import Facility, Lot
 from agritrace.trace.provenance import ProvenanceNode, lot_provenance
 from agritrace.trace.registry import lot_subject
+from agritrace.trace.spreadsheets import csv_writer
 
 __all__ = [
     "EPCIS_CONTEXT",
@@ -286,7 +286,7 @@ def fsma_csv(
         upper = dt.datetime.combine(end + dt.timedelta(days=1), dt.time(), zone)
         query = query.where(TraceEvent.event_time >= lower, TraceEvent.event_time < upper)
     buffer = io.StringIO()
-    writer = csv.writer(buffer, lineterminator="\n")
+    writer = csv_writer(buffer)  # names and addresses are free text: no formulas
     writer.writerow(FSMA_COLUMNS)
     corrected = {
         index

@@ -45,6 +45,7 @@ __all__ = [
     "MAX_BATCH",
     "batch_for_serial",
     "batch_record",
+    "check_printable",
     "get_batch",
     "issue_batch",
     "issued_for_lot",
@@ -220,3 +221,16 @@ def batch_record(batch: StampBatch) -> dict[str, Any]:
         "created_at": batch.created_at.isoformat(),
         "claim_codes": batch.claim_key is not None,
     }
+
+
+def check_printable(batch: StampBatch) -> None:
+    """Raise ConflictError unless ``batch`` may be downloaded or reprinted now: never for a
+    suspended facility (a suspension must stop new labels reaching goods, not only new
+    batches) nor for a recalled lot (its goods are being withdrawn; the stamps already on
+    them keep verifying, and say "recalled")."""
+    lot = batch.lot
+    ref = f"{lot.facility.code}/{lot.code}"
+    if lot.facility.status is not FacilityStatus.ACTIVE:
+        raise ConflictError(key="stamps.print_suspended", facility=lot.facility.code, lot=ref)
+    if lot.status is LotStatus.RECALLED:
+        raise ConflictError(key="stamps.print_recalled", lot=ref, batch=batch.id)

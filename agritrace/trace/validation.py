@@ -13,11 +13,14 @@ from decimal import Decimal, InvalidOperation
 from agritrace.errors import InvalidInputError
 
 __all__ = [
+    "MAX_JSON_DEPTH",
     "check_code",
     "check_gln",
     "check_gtin",
+    "check_json_depth",
     "check_text",
     "gs1_check_digit",
+    "json_depth",
     "parse_date",
     "parse_decimal",
     "parse_positive_int",
@@ -96,13 +99,31 @@ def parse_date(raw: str | dt.date, *, field: str) -> dt.date:
         raise InvalidInputError(key="input.date", field=field, raw=raw) from exc
 
 
+#: Whole numbers as people type them: ASCII digits only (``int()`` would also take Arabic-Indic
+#: or full-width digits and underscores), at most 19 (so always within 64 bits), and a minus
+#: sign (refused later as not positive, with that message).
+_WHOLE = re.compile(r"-?[0-9]{1,19}", re.ASCII)
+#: Decimals: ASCII digits, one optional point, an optional sign and exponent; nothing else
+#: (``Decimal()`` would also take other scripts' digits, underscores, NaN and Infinity).
+_DECIMAL = re.compile(r"[+-]?(?:[0-9]+(?:\.[0-9]*)?|\.[0-9]+)(?:[eE][+-]?[0-9]{1,4})?", re.ASCII)
+_NOT_FINITE = {"nan", "snan", "inf", "infinity"}
+#: The longest number text looked at.
+MAX_NUMBER_LEN = 40
+
+
 def parse_positive_int(raw: str | int, *, field: str, maximum: int = 10**9) -> int:
+    """A whole number from 1 to ``maximum``, from an int or from ASCII digits (surrounding
+    spaces allowed). Raises InvalidInputError naming ``field``."""
     if isinstance(raw, bool):
         raise InvalidInputError(key="input.whole_number", field=field)
-    try:
-        value = raw if isinstance(raw, int) else int(raw.strip(), 10)
-    except ValueError as exc:
-        raise InvalidInputError(key="input.not_whole_number", field=field, raw=raw) from exc
+    if isinstance(raw, int):
+        value = raw
+    else:
+        text = raw.strip() if isinstance(raw, str) else ""
+        if not _WHOLE.fullmatch(text):
+            shown = raw[:MAX_NUMBER_LEN] if isinstance(raw, str) else raw
+            raise InvalidInputError(key="input.not_whole_number", field=field, raw=shown)
+        value = int(text, 10)
     if value <= 0:
         raise InvalidInputError(key="input.not_positive", field=field, value=value)
     if value > maximum:
@@ -110,14 +131,30 @@ def parse_positive_int(raw: str | int, *, field: str, maximum: int = 10**9) -> i
     return value
 
 
+def _decimal_text(raw: object, *, field: str) -> Decimal:
+    if isinstance(raw, Decimal):
+        return raw
+    if isinstance(raw, int) and not isinstance(raw, bool):
+        raw = str(raw)
+    text = raw.strip() if isinstance(raw, str) else ""
+    if text.lstrip("+-").lower() in _NOT_FINITE:
+        raise InvalidInputError(key="input.not_finite", field=field)
+    if len(text) > MAX_NUMBER_LEN or not _DECIMAL.fullmatch(text):
+        shown = raw[:MAX_NUMBER_LEN] if isinstance(raw, str) else type(raw).__name__
+        raise InvalidInputError(key="input.not_number", field=field, raw=shown)
+    try:
+        return Decimal(text)
+    except InvalidOperation as exc:  # pragma: no cover - the pattern admits only numbers
+        raise InvalidInputError(key="input.not_number", field=field, raw=text) from exc
+
+
 def parse_decimal(
     raw: str | Decimal, *, field: str, minimum: Decimal | None = None, places: int = 3
 ) -> Decimal:
-    """A finite decimal with at most ``places`` decimal places, greater than ``minimum``."""
-    try:
-        value = raw if isinstance(raw, Decimal) else Decimal(raw.strip())
-    except InvalidOperation as exc:
-        raise InvalidInputError(key="input.not_number", field=field, raw=raw) from exc
+    """A finite decimal with at most ``places`` decimal places, greater than ``minimum``,
+    below 10**15: a Decimal, an int, or ASCII text (digits, one point, a sign, an exponent;
+    never NaN, Infinity, other scripts' digits or underscores). Raises InvalidInputError."""
+    value = _decimal_text(raw, field=field)
     if not value.is_finite():
         raise InvalidInputError(key="input.not_finite", field=field)
     exponent = value.as_tuple().exponent
@@ -128,3 +165,32 @@ def parse_decimal(
     if abs(value) >= Decimal(10) ** 15:
         raise InvalidInputError(key="input.too_large", field=field)
     return value.normalize() if value == value.to_integral() else value
+
+
+#: How deeply a JSON document may nest arrays and objects (EPCIS documents need about 8).
+MAX_JSON_DEPTH = 32
+_JSON_STRING = re.compile(r'"(?:[^"\\]|\\.)*"', re.DOTALL)
+_JSON_BRACKET = re.compile(r"[\[\]{}]")
+
+
+def json_depth(text: str | bytes) -> int:
+    """How deeply ``text`` nests JSON arrays and objects (brackets inside strings do not
+    count). For any valid JSON it equals the parsed value's depth; for other text it is a
+    bound a parser would reach, so it may be checked before parsing."""
+    if isinstance(text, bytes):
+        text = text.decode("utf-8", "replace")
+    depth = deepest = 0
+    for match in _JSON_BRACKET.finditer(_JSON_STRING.sub("", text)):
+        if match.group() in "[{":
+            depth += 1
+            deepest = max(deepest, depth)
+        else:
+            depth -= 1
+    return deepest
+
+
+def check_json_depth(text: str | bytes, *, max_depth: int = MAX_JSON_DEPTH) -> None:
+    """Raise InvalidInputError if ``text`` nests JSON deeper than ``max_depth`` (a parser
+    and every recursive walk after it would otherwise run out of stack)."""
+    if json_depth(text) > max_depth:
+        raise InvalidInputError(key="input.json_too_deep", max_depth=max_depth)

@@ -20,6 +20,7 @@ Serve it with ``agritrace serve`` in development and with gunicorn in production
 from __future__ import annotations
 
 import hashlib
+import logging
 import threading
 import time
 from collections.abc import Callable, Mapping
@@ -35,7 +36,7 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from agritrace.config import Settings
 from agritrace.db import DirectStatements, is_sqlite, make_engine, make_sessionmaker, sqlite_path
-from agritrace.errors import InvalidInputError, StorageUnavailableError
+from agritrace.errors import InvalidInputError, NotFoundError, StorageUnavailableError
 from agritrace.keys import INDEX_FILE, KeyInfo, KeyPurpose, KeyRing, read_public_keys
 from agritrace.stamps.codec import stamp_prefix
 from agritrace.trace.scans import ScanCache
@@ -157,13 +158,18 @@ class _RingHolder:
                 return self._ring
             try:
                 passphrase = self._settings.require_key_passphrase()
-                self._ring = KeyRing.open(
-                    self._settings.keys_dir, passphrase, kdf=self._settings.key_kdf
-                )
-            except InvalidInputError as exc:
+            except InvalidInputError as exc:  # its message names the variable, no path
                 raise KeyRingUnavailableError(
                     key="web.signing_needs_passphrase", reason=str(exc)
                 ) from exc
+            try:
+                self._ring = KeyRing.open(
+                    self._settings.keys_dir, passphrase, kdf=self._settings.key_kdf
+                )
+            except (InvalidInputError, NotFoundError, StorageUnavailableError) as exc:
+                # The reason names files on this server: for its log, never for a visitor.
+                logging.getLogger(__name__).warning("the key ring does not open: %s", exc)
+                raise KeyRingUnavailableError(key="web.signing_ring_unopened") from exc
             self._stamp = current
             return self._ring
 
@@ -262,8 +268,9 @@ def create_app(
     rate_limits: Mapping[str, int] | None = None,
 ) -> Flask:
     """Build the app. ``engine`` defaults to one made from ``settings.database_url`` (tests
-    pass their own); ``rate_limits`` overrides :data:`~agritrace.web.security.
-    DEFAULT_RATE_LIMITS` (requests per client per minute by group; 0 means unlimited).
+    pass their own); ``rate_limits`` replaces :data:`~agritrace.web.security.
+    DEFAULT_RATE_LIMITS` (requests per client per minute by group; 0 or a missing group means
+    unlimited), while ``settings.rate_limits`` only changes the groups it names.
 
     Raises (at start-up, not per request) InvalidInputError for a missing or short secret
     key or a bad base URL, NotFoundError when there is no key ring, and
@@ -274,6 +281,7 @@ def create_app(
         admin,
         api,
         auth,
+        edge,
         errors,
         i18n,
         inspect,
@@ -297,6 +305,7 @@ def create_app(
         PERMANENT_SESSION_LIFETIME=auth.SESSION_MAX_AGE,
     )
     app.json.ensure_ascii = False  # type: ignore[attr-defined]
+    edge.init_app(app)
     prefix = stamp_prefix(settings.base_url, allow_long=True)
     engine = engine if engine is not None else make_engine(settings.database_url)
     _check_schema(engine)
@@ -312,10 +321,15 @@ def create_app(
         direct=None if is_sqlite(engine) else DirectStatements(engine),
     )
     app.teardown_appcontext(_close_session)
-    if rate_limits is None:
-        rate_limits = settings.rate_limits
+    if rate_limits is None:  # the settings name some groups; the others keep their defaults
+        rate_limits = {**security.DEFAULT_RATE_LIMITS, **(settings.rate_limits or {})}
     limiter = security.RateLimiter(
-        security.DEFAULT_RATE_LIMITS if rate_limits is None else rate_limits
+        rate_limits,
+        storage_url=settings.rate_storage_url,
+        prefix=settings.redis_prefix,
+        secret=hashlib.sha256(
+            b"agritrace-rate-limit\x00" + settings.require_secret_key().encode()
+        ).digest(),
     )
     security.init_app(app, behind_tls=settings.behind_tls, limiter=limiter)
     i18n.init_app(app, settings.zone)

@@ -220,6 +220,7 @@ def _tokens_page(
         revoked=int(revoked) if revoked.isascii() and revoked.isdigit() else None,
         error=error,
         failed=failed,
+        now=utcnow(),
     )
     return page, status
 

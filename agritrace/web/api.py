@@ -31,8 +31,10 @@ from agritrace.errors import InvalidInputError, NotFoundError, PermissionDeniedE
 from agritrace.keys import KeyPurpose
 from agritrace.trace import access, events, issuance, overview, recalls, registry, scans
 from agritrace.trace.epcis_import import import_epcis
+from agritrace.trace.epcis_shape import check_document
 from agritrace.trace.event_models import Step
 from agritrace.trace.models import Lot, Role, User
+from agritrace.trace.validation import check_json_depth
 from agritrace.web import db, ring, sign_checkpoint, state
 from agritrace.web.openapi import openapi_document
 from agritrace.web.views import export_lot, export_range, export_response, print_batch
@@ -108,7 +110,12 @@ def _page_args() -> tuple[int, int | None]:
     raw_limit = request.args.get("limit", "")
     if raw_limit == "":
         limit = DEFAULT_LIMIT
-    elif raw_limit.isdigit() and len(raw_limit) <= 4 and 1 <= int(raw_limit) <= MAX_LIMIT:
+    elif (
+        raw_limit.isascii()
+        and raw_limit.isdigit()
+        and len(raw_limit) <= 4
+        and 1 <= int(raw_limit) <= MAX_LIMIT
+    ):
         limit = int(raw_limit)
     else:
         raise InvalidInputError(f"limit must be 1 to {MAX_LIMIT}", parameter="limit")
@@ -119,7 +126,7 @@ def _page_args() -> tuple[int, int | None]:
         text = base64.urlsafe_b64decode(raw_cursor.encode("ascii") + b"==").decode("ascii")
     except (ValueError, binascii.Error, UnicodeError) as exc:
         raise InvalidInputError("cursor is not one this API gave", parameter="cursor") from exc
-    if not text.isdigit() or len(text) > 18:
+    if not text.isascii() or not text.isdigit() or len(text) > 18:
         raise InvalidInputError("cursor is not one this API gave", parameter="cursor")
     return limit, int(text)
 
@@ -441,9 +448,11 @@ def capture() -> Response:
     user = _user()
     if user.role is Role.OPERATOR:
         try:
+            check_json_depth(data)
             document = json.loads(data)
         except (ValueError, UnicodeDecodeError) as exc:
             raise InvalidInputError(f"the body is not JSON: {exc}") from exc
+        check_document(document)
         assert user.facility is not None
         own = events.facility_uri(user.facility)
         if _has_master_data(document):

@@ -19,10 +19,12 @@ import secrets
 from collections.abc import Callable
 from functools import wraps
 from typing import Any, TypeVar
+from urllib.parse import urlsplit
 
 from flask import (
     Blueprint,
     Flask,
+    current_app,
     g,
     redirect,
     render_template,
@@ -38,7 +40,7 @@ from agritrace.trace import access
 from agritrace.trace.models import Role, User
 from agritrace.web import db
 from agritrace.web.i18n import current_language, format_datetime
-from agritrace.web.security import check_csrf, csrf_token
+from agritrace.web.security import RateLimiter, check_csrf, client_id, csrf_token
 
 __all__ = [
     "SESSION_MAX_AGE",
@@ -52,6 +54,9 @@ __all__ = [
 ]
 
 SESSION_MAX_AGE = dt.timedelta(hours=12)
+#: The rate-limit group of sign-in attempts per (account, client) pair.
+_PAIR_GROUP = "signin-pair"
+_LOCKOUT_S = int(access.LOCKOUT.total_seconds())
 _UID, _NONCE, _AT = "uid", "sn", "at"
 
 F = TypeVar("F", bound=Callable[..., ResponseReturnValue])
@@ -84,11 +89,28 @@ def home_for(user: User) -> str:
     return url_for("admin.home")
 
 
+#: The longest path :func:`safe_next` returns to.
+NEXT_MAX_LEN = 500
+
+
 def safe_next(raw: str | None) -> str | None:
-    """A same-site path to go back to after signing in (never another site)."""
-    if not raw or not raw.startswith("/") or raw.startswith("//") or "\\" in raw:
+    """A same-site path to go back to after signing in, or None (never another site).
+
+    Browsers strip tabs and newlines inside a URL and read a backslash as a slash, so
+    ``/\t/evil.example`` or ``/\\evil.example`` would leave the site: only printable ASCII
+    without spaces or backslashes is accepted, and it must be a path (``/`` not followed by
+    ``/``, no scheme, no host). A newline never reaches a ``Location`` header.
+    """
+    if not raw or len(raw) > NEXT_MAX_LEN or not raw.isascii() or "\\" in raw:
         return None
-    return raw[:500]
+    if any(not char.isprintable() or char.isspace() for char in raw):
+        return None
+    if not raw.startswith("/") or raw.startswith("//"):
+        return None
+    parts = urlsplit(raw)
+    if parts.scheme or parts.netloc:
+        return None
+    return raw
 
 
 def require(*roles: Role) -> Callable[[F], F]:
@@ -142,11 +164,15 @@ def sign_in() -> ResponseReturnValue:
             return redirect(target or home_for(user), 303)
         return render_template("auth/sign_in.html", error=None, username="", next=target)
     username = request.form.get("username", "")
+    password = request.form.get("password", "")
+    pair = f"{access.normal_username(username)}\x00{client_id()}"
     try:
-        user = access.sign_in(db(), username, request.form.get("password", ""), now=utcnow())
+        _throttle(pair, password)
+        user = _sign_in(pair, username, password)
     except access.SignInFailedError as exc:
         page = render_template("auth/sign_in.html", error=exc, username=username[:64], next=target)
         return page, exc.http_status, _retry_after(exc)
+    _limiter().clear(_PAIR_GROUP, pair, limit=access.MAX_FAILED_SIGN_INS, window_s=_LOCKOUT_S)
     session.clear()  # a new session: no fixation, a new CSRF token
     session.permanent = True
     session[_UID] = user.id
@@ -154,6 +180,39 @@ def sign_in() -> ResponseReturnValue:
     session[_AT] = int(utcnow().timestamp())
     g.user = user
     return redirect(target or home_for(user), 303)
+
+
+def _limiter() -> RateLimiter:
+    found: RateLimiter = current_app.extensions["agritrace.limiter"]
+    return found
+
+
+def _throttle(pair: str, password: str) -> None:
+    """Count this attempt of one (account, client) pair before any password is checked (one
+    atomic increment in the shared storage; fails closed, a 503, when it is unreachable);
+    over :data:`~agritrace.trace.access.MAX_FAILED_SIGN_INS` the pair waits out the lock-out,
+    at the cost of a real check, while the account's owner, elsewhere, can still sign in."""
+    wait = _limiter().hit(
+        _PAIR_GROUP, pair, limit=access.MAX_FAILED_SIGN_INS, window_s=_LOCKOUT_S, fail_open=False
+    )
+    if wait is not None:
+        access.refuse_throttled(password, wait)
+
+
+def _sign_in(pair: str, username: str, password: str) -> User:
+    """The service's sign-in; a failure that used up the pair's last attempt says so at
+    once (locked out), as the account lock-out always did."""
+    try:
+        return access.sign_in(db(), username, password, now=utcnow())
+    except access.LockedOutError:
+        raise
+    except access.SignInFailedError:
+        wait = _limiter().exhausted(
+            _PAIR_GROUP, pair, limit=access.MAX_FAILED_SIGN_INS, window_s=_LOCKOUT_S
+        )
+        if wait is not None:
+            access.raise_locked_out(wait)
+        raise
 
 
 def _retry_after(exc: AgritraceError) -> dict[str, str]:
@@ -180,7 +239,16 @@ def _account_page(
     user = current_user()
     assert user is not None
     tokens = access.list_tokens(db(), user=user)
-    page = render_template("auth/account.html", tokens=tokens, new_token=new_token, error=error)
+    settings = current_app.extensions["agritrace"].settings
+    page = render_template(
+        "auth/account.html",
+        tokens=tokens,
+        new_token=new_token,
+        error=error,
+        now=utcnow(),
+        token_days=min(settings.token_days, settings.token_max_days),
+        token_max_days=settings.token_max_days,
+    )
     return page, status
 
 
@@ -190,7 +258,16 @@ def create_token() -> ResponseReturnValue:
     user = current_user()
     assert user is not None
     try:
-        made = access.create_token(db(), user=user, name=request.form.get("name", ""), now=utcnow())
+        settings = current_app.extensions["agritrace"].settings
+        made = access.create_token(
+            db(),
+            user=user,
+            name=request.form.get("name", ""),
+            now=utcnow(),
+            days=request.form.get("days", ""),
+            default_days=settings.token_days,
+            max_days=settings.token_max_days,
+        )
     except AgritraceError as exc:
         return _account_page(new_token=None, error=exc, status=exc.http_status)
     return _account_page(new_token=made, error=None, status=201)

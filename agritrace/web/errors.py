@@ -75,11 +75,15 @@ PROBLEM_TYPES: dict[str, tuple[str, str]] = {
     ),
     "key-ring-unavailable": (
         "Signing unavailable",
-        "This server cannot open its signing keys (AGRITRACE_KEY_PASSPHRASE is not set).",
+        "This server cannot open its signing keys (AGRITRACE_KEY_PASSPHRASE is unset or wrong).",
     ),
     "rate-limited": (
         "Too many requests",
         "This client sent too many requests in a short time; wait for Retry-After seconds.",
+    ),
+    "rate-limit-unavailable": (
+        "Sign-in unavailable",
+        "The shared request counter cannot be reached, so sign-ins are refused for a moment.",
     ),
     "storage-unavailable": (
         "Service unavailable",

@@ -26,6 +26,9 @@ ERRORS_VI: dict[str, str] = {
     "input.too_big": "{field} tối đa là {maximum}, không phải {value}",
     "input.not_number": "{field} {raw!r} không phải là số",
     "input.not_finite": "{field} phải là một số hữu hạn",
+    "epcis.shape": "trường {field!r} của tài liệu EPCIS phải có kiểu JSON {wanted}",
+    "epcis.shape_event": "sự kiện {event}: trường {field!r} phải có kiểu JSON {wanted}",
+    "input.json_too_deep": "tài liệu JSON lồng nhau sâu quá {max_depth} cấp",
     "input.decimal_places": "{field} có nhiều hơn {places} chữ số thập phân",
     "input.not_above": "{field} phải lớn hơn {minimum}",
     "input.too_large": "{field} quá lớn",
@@ -83,6 +86,9 @@ ERRORS_VI: dict[str, str] = {
     "review.unknown_stamp": "không có tem nào đã phát hành mang số sê-ri {serial}",
     "lot.already_recalled": "lô {lot} đã bị thu hồi từ trước",
     "stamps.lot_recalled": "lô {lot} đã bị thu hồi: không thể cấp tem cho lô này",
+    "stamps.print_suspended": "cơ sở {facility} đang bị đình chỉ: không thể tải hoặc in lại "
+    "tem của cơ sở cho đến khi được khôi phục",
+    "stamps.print_recalled": "lô {lot} đã bị thu hồi: không thể tải hoặc in lại tem của lô này",
     "stamps.exceed_units": "cấp {count} tem sẽ vượt quá {units} đơn vị đã khai báo của lô "
     "{lot} (đã cấp {issued}, còn lại {left})",
     "stamps.no_counter": "thiếu bộ đếm số sê-ri: hãy chạy 'agritrace init'",
@@ -152,6 +158,7 @@ ERRORS_VI: dict[str, str] = {
     "một khóa",
     "token.invalid": "khóa API không hợp lệ",
     "token.invalid_or_revoked": "khóa API không hợp lệ hoặc đã bị thu hồi",
+    "token.expired": "khóa API đã hết hạn: hãy tạo khóa mới trong trang tài khoản",
     "token.unknown": "không có khóa API {token}",
     "token.already_revoked": "khóa API {name!r} đã bị thu hồi từ trước",
     "audit.running": "đang có một lần kiểm toán khác chạy",
@@ -179,8 +186,12 @@ ERRORS_VI: dict[str, str] = {
     "web.signing_unavailable": "máy chủ này hiện không thể ký số",
     "web.signing_needs_passphrase": "máy chủ này hiện không thể ký số: cần đặt "
     "AGRITRACE_KEY_PASSPHRASE để mở bộ khóa",
+    "web.signing_ring_unopened": "máy chủ này hiện không thể ký số: AGRITRACE_KEY_PASSPHRASE "
+    "không mở được bộ khoá (nhật ký máy chủ ghi rõ lý do)",
     "web.csrf": "biểu mẫu đã hết hạn hoặc không được gửi từ trang này: hãy tải lại trang",
     "web.rate_limited": "có quá nhiều yêu cầu từ thiết bị này: hãy thử lại sau ít phút",
+    "web.rate_storage_unavailable": "tạm thời không thể đăng nhập (không kết nối được bộ đếm "
+    "yêu cầu): hãy thử lại sau ít phút",
 }
 
 #: Names of the fields that messages mention (the ``field`` fact), in Vietnamese.

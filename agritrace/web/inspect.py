@@ -53,7 +53,7 @@ AUDIT_THREADS = "agritrace.audits"
 def _whole(raw: str | None, name: str, *, default: int | None = None) -> int | None:
     if raw is None or raw == "":
         return default
-    if not raw.isdigit() or len(raw) > 18:
+    if not raw.isascii() or not raw.isdigit() or len(raw) > 18:
         raise InvalidInputError(key="input.whole_number", field=name)
     return int(raw)
 

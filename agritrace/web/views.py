@@ -96,6 +96,7 @@ def download(content: bytes, *, name: str, media_type: str) -> Response:
 def print_batch(batch: StampBatch, kind: str) -> Response:
     """The batch's stamps as ``pdf`` (A4 label sheets), ``csv`` (serial,url) or ``zip`` (one
     PNG per stamp), signed again with the key the batch was issued under."""
+    issuance.check_printable(batch)
     limit = MAX_WEB_PDF if kind == "pdf" else MAX_WEB_PRINT
     if batch.count > limit:
         raise InvalidInputError(

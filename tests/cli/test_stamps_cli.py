@@ -200,3 +200,21 @@ def test_print_unknown_batch_exits_2(lot: RunCli, tmp_path: Path) -> None:
         lot("stamps", "print", "42", "--csv", str(tmp_path / "x.csv")), "unknown stamp batch 42"
     )
     bad_input(lot("stamps", "print", "1"), "say what to print")
+
+
+@pytest.mark.parametrize(
+    ("stop", "message"),
+    [
+        (("facility", "suspend", "HD-VAI-01", "--reason", "Vi phạm"), "is suspended"),
+        (("recall", LOT, "--reason", "Dư lượng vượt ngưỡng"), "is recalled"),
+    ],
+    ids=["suspended-facility", "recalled-lot"],
+)
+def test_print_is_refused_after_a_suspension_or_a_recall(
+    lot: RunCli, tmp_path: Path, stop: tuple[str, ...], message: str
+) -> None:
+    batch = ok_json(lot("stamps", "issue", "--lot", LOT, "--count", "2", "--json"))
+    assert lot(*stop).exit_code == 0
+    target = tmp_path / "again.csv"
+    bad_input(lot("stamps", "print", str(batch["id"]), "--csv", str(target)), message)
+    assert not target.exists()

@@ -16,6 +16,7 @@ import pytest
 from agritrace.db import utcnow
 from agritrace.trace import access
 from agritrace.web.admin import TOKENS_PAGE
+from agritrace.web.i18n import format_datetime
 from tests.web.conftest import page_text
 from tests.web.people import FACILITY_A, People, build_people
 
@@ -70,7 +71,9 @@ def test_every_user_s_tokens_are_listed_with_owner_rights_and_dates(people: Peop
     assert "operator-a" in row
     assert "scale at the packhouse" in row
     assert f"Facility operator · {FACILITY_A}" in row
-    assert "Never" in row  # tokens do not expire
+    expires = _stored(people, token_id).expires_at
+    assert format_datetime(expires, "en", people.site.settings.zone) in row  # 90 days by default
+    assert (expires - utcnow()).days in {89, 90}
     assert "Active" in row
     for role in ("operator_b", "inspector", "admin"):
         assert role.replace("_", "-") in page_text(body)
@@ -80,7 +83,7 @@ def test_the_list_in_vietnamese(people: People) -> None:
     text = page_text(_listing(people, lang="vi"))
     assert "Khóa API của người dùng" in text
     assert f"Người vận hành cơ sở · {FACILITY_A}" in text
-    assert "Không hết hạn" in text
+    assert "Hết hạn" in text  # the column; every token now has a date
     assert "Thu hồi" in text
 
 

@@ -8,7 +8,7 @@ CHECK: the upgrade stops and names the lots, for an operator to decide (recall, 
 the units with a new lot) rather than have the migration hide it.
 
 Revision ID: 0011
-Revises: 0009
+Revises: 0010
 Create Date: 2026-12-04
 """
 
@@ -18,7 +18,7 @@ import sqlalchemy as sa
 from alembic import op
 
 revision = "0011"
-down_revision = "0009"
+down_revision = "0010"
 branch_labels = None
 depends_on = None
 

@@ -1,7 +1,7 @@
 """Openings of sealed ledger entries: the salt and value of each private field, kept apart
 from the public ledger (docs/adr/0013-what-the-ledger-reveals.md).
 
-Revision ID: 0013
+Revision ID: 0012
 Revises: 0011
 Create Date: 2026-12-04
 """
@@ -11,7 +11,7 @@ from __future__ import annotations
 import sqlalchemy as sa
 from alembic import op
 
-revision = "0013"
+revision = "0012"
 down_revision = "0011"
 branch_labels = None
 depends_on = None
