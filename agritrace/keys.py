@@ -36,10 +36,8 @@ import base64
 import binascii
 import contextlib
 import datetime as dt
-import fcntl
 import json
 import os
-import tempfile
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 from enum import StrEnum
@@ -49,6 +47,7 @@ from typing import Any
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey, Ed25519PublicKey
 
+from agritrace import files
 from agritrace.errors import (
     ConflictError,
     InvalidInputError,
@@ -201,32 +200,13 @@ def _check_passphrase(passphrase: bytes) -> None:
 
 
 def _write_atomic(path: Path, data: bytes, mode: int) -> None:
-    """Write ``data`` to ``path`` all at once: a temporary file in the same folder, fsynced,
-    then renamed over ``path``, then the folder fsynced. Raises StorageUnavailableError if
-    the disk refuses; ``path`` then still holds its previous content (or nothing)."""
+    """Write ``data`` to ``path`` all at once (:func:`agritrace.files.write_atomic`). Raises
+    StorageUnavailableError if the disk refuses; ``path`` then still holds its previous
+    content (or nothing)."""
     try:
-        fd, name = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+        files.write_atomic(path, data, mode=mode)
     except OSError as exc:
         raise _unwritable(path, exc) from exc
-    tmp = Path(name)
-    try:
-        with os.fdopen(fd, "wb") as fh:
-            os.fchmod(fh.fileno(), mode)
-            fh.write(data)
-            fh.flush()
-            os.fsync(fh.fileno())
-        tmp.replace(path)
-        folder_fd = os.open(path.parent, os.O_RDONLY)
-        try:
-            os.fsync(folder_fd)
-        finally:
-            os.close(folder_fd)
-    except OSError as exc:
-        tmp.unlink(missing_ok=True)
-        raise _unwritable(path, exc) from exc
-    except BaseException:
-        tmp.unlink(missing_ok=True)
-        raise
 
 
 def _unwritable(path: Path, exc: OSError) -> StorageUnavailableError:
@@ -240,14 +220,10 @@ def _unwritable(path: Path, exc: OSError) -> StorageUnavailableError:
 def _locked(folder: Path) -> Iterator[None]:
     """An exclusive lock on the ring's folder for the duration of a write."""
     try:
-        fd = os.open(folder / _LOCK_FILE, os.O_RDWR | os.O_CREAT, 0o600)
+        with files.locked(folder / _LOCK_FILE, mode=0o600):
+            yield
     except OSError as exc:
         raise _unwritable(folder / _LOCK_FILE, exc) from exc
-    try:
-        fcntl.flock(fd, fcntl.LOCK_EX)
-        yield
-    finally:
-        os.close(fd)  # closing releases the lock
 
 
 class KeyRing:

@@ -21,12 +21,10 @@ writers never move ``latest`` backwards. Raises
 from __future__ import annotations
 
 import contextlib
-import fcntl
-import os
-import tempfile
 from collections.abc import Iterator
 from pathlib import Path
 
+from agritrace import files
 from agritrace.errors import AgritraceError, InvalidInputError, StorageUnavailableError
 from agritrace.ledger.checkpoint import Checkpoint
 
@@ -43,28 +41,9 @@ _LOCK_FILE = ".lock"
 def _write_atomic(path: Path, data: bytes) -> None:
     try:
         path.parent.mkdir(parents=True, exist_ok=True)
-        fd, name = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+        files.write_atomic(path, data, mode=0o644)
     except OSError as exc:
         raise _unwritable(path, exc) from exc
-    tmp = Path(name)
-    try:
-        with os.fdopen(fd, "wb") as out:
-            os.fchmod(out.fileno(), 0o644)
-            out.write(data)
-            out.flush()
-            os.fsync(out.fileno())
-        tmp.replace(path)
-        folder_fd = os.open(path.parent, os.O_RDONLY)
-        try:
-            os.fsync(folder_fd)
-        finally:
-            os.close(folder_fd)
-    except OSError as exc:
-        tmp.unlink(missing_ok=True)
-        raise _unwritable(path, exc) from exc
-    except BaseException:
-        tmp.unlink(missing_ok=True)
-        raise
 
 
 def _unwritable(path: Path, exc: OSError) -> StorageUnavailableError:
@@ -77,14 +56,10 @@ def _unwritable(path: Path, exc: OSError) -> StorageUnavailableError:
 def _locked(folder: Path) -> Iterator[None]:
     try:
         folder.mkdir(parents=True, exist_ok=True)
-        fd = os.open(folder / _LOCK_FILE, os.O_RDWR | os.O_CREAT, 0o644)
+        with files.locked(folder / _LOCK_FILE, mode=0o644):
+            yield
     except OSError as exc:
         raise _unwritable(folder / _LOCK_FILE, exc) from exc
-    try:
-        fcntl.flock(fd, fcntl.LOCK_EX)
-        yield
-    finally:
-        os.close(fd)  # closing releases the lock
 
 
 def _size_of(note: bytes) -> int | None:

@@ -24,6 +24,7 @@ import re
 import secrets
 
 from agritrace.errors import InvalidInputError
+from agritrace.stamps.codec import damm_digit
 
 __all__ = [
     "CLAIM_DIGITS",
@@ -51,19 +52,6 @@ MAX_CLAIM_INPUT_CHARS = 40
 _DOMAIN = b"agritrace-claim-v1"
 _SEPARATORS = re.compile(r"[ .\-]")
 _DIGITS = re.compile(rf"[0-9]{{{CLAIM_DIGITS}}}", re.ASCII)
-# The Damm algorithm's quasigroup of order 10 (totally anti-symmetric).
-_DAMM = (
-    (0, 3, 1, 7, 5, 9, 8, 6, 4, 2),
-    (7, 0, 9, 2, 1, 5, 4, 8, 6, 3),
-    (4, 2, 0, 6, 8, 7, 1, 3, 5, 9),
-    (1, 7, 5, 0, 9, 8, 3, 4, 2, 6),
-    (6, 1, 2, 3, 0, 4, 5, 9, 7, 8),
-    (3, 6, 7, 4, 2, 0, 9, 5, 8, 1),
-    (5, 8, 6, 9, 7, 2, 0, 1, 3, 4),
-    (8, 9, 4, 5, 3, 6, 2, 0, 1, 7),
-    (9, 4, 3, 8, 6, 1, 7, 2, 0, 5),
-    (2, 5, 8, 1, 4, 3, 6, 7, 9, 0),
-)
 
 
 class MalformedClaimError(InvalidInputError):
@@ -80,11 +68,8 @@ def new_claim_key() -> bytes:
 
 
 def check_digit(digits: str) -> int:
-    """The Damm check digit of a string of ASCII digits."""
-    interim = 0
-    for char in digits:
-        interim = _DAMM[interim][ord(char) - 48]
-    return interim
+    """The Damm check digit of a string of ASCII digits (the stamps' short codes use it too)."""
+    return damm_digit(digits)
 
 
 def claim_code(key: bytes, serial: int) -> str:

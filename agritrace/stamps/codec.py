@@ -58,6 +58,7 @@ __all__ = [
     "StampVerificationError",
     "UnknownKeyError",
     "WrongIssuerError",
+    "damm_digit",
     "parse",
     "parse_short_code",
     "short_code",
@@ -460,7 +461,9 @@ _DAMM = (
 _SHORT_MIN_DIGITS = 9
 
 
-def _damm(digits: str) -> int:
+def damm_digit(digits: str) -> int:
+    """The Damm check digit of a string of ASCII digits (0 when its last digit is a right
+    check digit); short codes and claim codes use it."""
     interim = 0
     for digit in digits:
         interim = _DAMM[interim][ord(digit) - 48]
@@ -478,7 +481,7 @@ def short_code(serial: int) -> str:
     digits = f"{serial:0{_SHORT_MIN_DIGITS}d}"
     head = len(digits) % 3 or 3
     groups = [digits[:head]] + [digits[i : i + 3] for i in range(head, len(digits), 3)]
-    return f"{' '.join(groups)}-{_damm(digits)}"
+    return f"{' '.join(groups)}-{damm_digit(digits)}"
 
 
 def parse_short_code(text: str) -> int:
@@ -488,7 +491,7 @@ def parse_short_code(text: str) -> int:
     digits = re.sub(r"[\s-]", "", text)
     if not (digits.isascii() and digits.isdigit()) or len(digits) < 2:
         raise InvalidInputError("a short code is digits with an optional check digit after '-'")
-    if _damm(digits) != 0:
+    if damm_digit(digits) != 0:
         raise InvalidInputError("the short code's check digit does not match: is there a typo?")
     serial = int(digits[:-1])
     _check_range(serial, 1)
