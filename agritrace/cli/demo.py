@@ -117,10 +117,11 @@ def demo(
         ("genuine (dried lychee)", urls.genuine),
         ("genuine (fresh lychee)", urls.fresh),
         ("recalled", urls.recalled),
-        ("suspicious (scanned too often)", urls.suspicious),
+        ("suspicious (claimed twice)", urls.suspicious),
         ("forged (signature altered)", urls.forged),
     ]:
         click.echo(f"  {label:32} {url}")
+    click.echo(f"  {'claim code of the first one':32} {urls.genuine_claim} (enter it on its page)")
     click.echo(f"  {'public keys':32} {settings.base_url}/.well-known/agritrace/keys.json")
     click.echo(f"  {'ledger checkpoint':32} {settings.base_url}/ledger/checkpoint")
     click.echo(f"\nSign in at {settings.base_url}/sign-in with password {DEMO_PASSWORD!r} as:")

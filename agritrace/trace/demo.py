@@ -31,6 +31,8 @@ FRESH, RECALLED, DRIED = f"{FARM}/L2026-0610", f"{FARM}/L2026-0612", f"{DRYER}/D
 @dataclass(frozen=True, slots=True)
 class DemoStamps:
     genuine: str
+    genuine_claim: str
+    """The claim code under the genuine dried-lychee stamp's scratch-off (not claimed yet)."""
     recalled: str
     suspicious: str
     forged: str
@@ -320,6 +322,9 @@ def seed(
     tampered = genuine[:-30] + ("A" if genuine[-30] != "A" else "B") + genuine[-29:]
     return DemoStamps(
         genuine=genuine,
+        genuine_claim=claims.to_text(
+            claims.claim_code(bytes.fromhex(dried.claim_key), dried.first_serial + 4)
+        ),
         recalled=url(bad.first_serial + 2),
         suspicious=url(suspicious_serial),
         forged=tampered,
