@@ -214,11 +214,9 @@ def _trust_note(trusted: Sequence[tuple[str, Checkpoint]]) -> str:
 @pass_ctx
 def checkpoint(ctx: CliContext, as_json: bool) -> None:
     """Sign a checkpoint over the current ledger (reuses the latest if nothing changed)."""
-    ring = ctx.ring()
+    ctx.ring()
     with ctx.session() as session:
-        signed = journal.sign_checkpoint(
-            session, origin=ctx.settings.origin, ring=ring, publish_to=ctx.settings.checkpoints_dir
-        )
+        signed = ctx.runtime.checkpoint(session)
     if as_json:
         emit(
             {"size": signed.size, "root_hash": _b64(signed.root_hash), "note": signed.note},
