@@ -38,8 +38,9 @@ from agritrace.ledger.store import LedgerCheckpoint
 
 __all__ = ["RingErrorHook", "Runtime", "check_schema"]
 
-#: Turns an error opening the key ring into the one the caller shows (the web hides paths).
-RingErrorHook = Callable[[AgritraceError], AgritraceError]
+#: Turns an error opening the key ring into the one the caller shows (the web hides paths);
+#: its second argument is True when the passphrase is missing, False when the ring did not open.
+RingErrorHook = Callable[[AgritraceError, bool], AgritraceError]
 
 _FileId = tuple[int, int, int]
 
@@ -95,15 +96,19 @@ class _RingHolder:
                 return self._ring
             try:
                 passphrase = self._settings.require_key_passphrase()
+            except AgritraceError as exc:
+                raise self._translated(exc, missing_passphrase=True) from exc
+            try:
                 self._ring = KeyRing.open(
                     self._settings.keys_dir, passphrase, kdf=self._settings.key_kdf
                 )
             except AgritraceError as exc:
-                if self._on_error is None:
-                    raise
-                raise self._on_error(exc) from exc
+                raise self._translated(exc, missing_passphrase=False) from exc
             self._index = current
             return self._ring
+
+    def _translated(self, error: AgritraceError, *, missing_passphrase: bool) -> AgritraceError:
+        return error if self._on_error is None else self._on_error(error, missing_passphrase)
 
 
 class Runtime:

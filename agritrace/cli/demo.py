@@ -93,8 +93,6 @@ def demo(
             session,
             prefix=prefix,
             stamp_signer=ring.active_signer(KeyPurpose.STAMP),
-            checkpoint_key=ring.active_signer(KeyPurpose.CHECKPOINT)[1],
-            origin=settings.origin,
             now=utcnow(),
         )
         for username, role, facility in DEMO_USERS:
@@ -105,7 +103,7 @@ def demo(
                 role=role,
                 facility_code=facility,
             )
-    # The write reused the checkpoint the seed signed, and published it for mirrors.
+    # The write signed a checkpoint over the sample and published it for mirrors.
     with runtime.session() as session:
         dried = issuance.list_batches(session, lot_ref=sample.DRIED)[0]
         key = ring.signer(KeyPurpose.STAMP, dried.key_id)

@@ -27,7 +27,7 @@ from agritrace.stamps.printing import render_pdf, render_png, write_csv
 from agritrace.trace import claiming, exports, issuance, journal, registry
 from agritrace.trace.models import Lot, StampBatch
 from agritrace.trace.validation import parse_date
-from agritrace.web import KeyRingUnavailableError, db, ring, sign_checkpoint, state
+from agritrace.web import KeyRingUnavailableError, db, ring, state, write
 from agritrace.web.auth import current_user
 
 __all__ = [
@@ -52,18 +52,17 @@ T = TypeVar("T")
 
 
 def attempt(action: Callable[[], T]) -> tuple[T | None, AgritraceError | None]:
-    """Run a write: the key ring first, then ``action``, then a checkpoint.
+    """Run ``action`` as a write (:func:`agritrace.web.write`: the key ring first, then
+    ``action``, then a commit and a checkpoint).
 
     Returns ``(result, None)``, or ``(None, error)`` for any agritrace error (nothing was
     written, or, for a failed checkpoint, the write stands and the next one signs).
     """
     try:
-        ring()
-        result = action()
+        with write():
+            result = action()
     except AgritraceError as exc:
-        db().rollback()
         return None, exc
-    sign_checkpoint()
     return result, None
 
 
