@@ -37,6 +37,7 @@ from sqlalchemy.engine import make_url
 
 from agritrace.db import make_engine, make_sessionmaker, utcnow
 from agritrace.keys import KeyPurpose, KeyRing
+from agritrace.ledger import store
 from agritrace.migrations import upgrade
 from agritrace.stamps.codec import sign_serials, stamp_prefix
 from agritrace.trace import demo, issuance, registry
@@ -110,9 +111,10 @@ def _seed(folder: Path, url: str, base_url: str, stamps: int) -> list[str]:
             session,
             prefix=prefix,
             stamp_signer=(key_id, key),
-            checkpoint_key=ring.active_signer(KeyPurpose.CHECKPOINT)[1],
-            origin=origin,
             now=now,
+        )
+        store.sign_checkpoint(
+            session, origin=origin, private_key=ring.active_signer(KeyPurpose.CHECKPOINT)[1]
         )
         registry.create_lot(
             session,

@@ -7,7 +7,7 @@ import os
 import sys
 import tempfile
 from collections.abc import Callable, Iterator, Sequence
-from contextlib import contextmanager
+from contextlib import AbstractContextManager, contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, TextIO, TypeVar
@@ -15,13 +15,13 @@ from typing import Any, TextIO, TypeVar
 import click
 from click._termui_impl import ProgressBar
 from sqlalchemy import Engine
-from sqlalchemy.exc import OperationalError
-from sqlalchemy.orm import Session, sessionmaker
+from sqlalchemy.orm import Session
 
 from agritrace.config import Settings
-from agritrace.db import make_engine, make_sessionmaker, sqlite_path
-from agritrace.errors import InvalidInputError, StorageUnavailableError
-from agritrace.keys import KeyInfo, KeyRing, read_public_keys
+from agritrace.db import make_engine
+from agritrace.errors import InvalidInputError
+from agritrace.keys import KeyInfo, KeyRing
+from agritrace.runtime import Runtime, check_schema
 
 __all__ = [
     "INDEX",
@@ -67,25 +67,25 @@ INDEX = AsciiInt()
 
 @dataclass
 class CliContext:
-    """Settings, engine and sessions, built on first use so ``--help`` needs nothing."""
+    """The command's :class:`~agritrace.runtime.Runtime`, built on first use so ``--help``
+    needs nothing. Writes go through :meth:`write` (commit, then a signed checkpoint)."""
 
-    _settings: Settings | None = None
-    _engine: Engine | None = None
-    _sessions: sessionmaker[Session] | None = field(default=None, repr=False)
-    _ring: KeyRing | None = field(default=None, repr=False)
+    _runtime: Runtime | None = field(default=None, repr=False)
     _owner_engine: Engine | None = field(default=None, repr=False)
 
     @property
+    def runtime(self) -> Runtime:
+        if self._runtime is None:
+            self._runtime = Runtime(Settings.from_env())
+        return self._runtime
+
+    @property
     def settings(self) -> Settings:
-        if self._settings is None:
-            self._settings = Settings.from_env()
-        return self._settings
+        return self.runtime.settings
 
     @property
     def engine(self) -> Engine:
-        if self._engine is None:
-            self._engine = make_engine(self.settings.database_url)
-        return self._engine
+        return self.runtime.engine
 
     @property
     def owner_engine(self) -> Engine:
@@ -98,59 +98,30 @@ class CliContext:
         return self._owner_engine
 
     def check_schema(self) -> None:
-        from agritrace.migrations import current_revision, head_revision
+        check_schema(self.engine)
 
-        path = sqlite_path(self.engine)
-        if path is not None and not path.exists():
-            raise StorageUnavailableError(
-                f"no database at {path}: run 'agritrace init' (or set AGRITRACE_INSTANCE)"
-            )
-        try:
-            current = current_revision(self.engine)
-        except OperationalError as exc:
-            raise StorageUnavailableError(f"cannot open the database: {exc.orig}") from exc
-        if current is None:
-            raise StorageUnavailableError("the database is not initialised: run 'agritrace init'")
-        if current != head_revision():
-            raise StorageUnavailableError(
-                f"the database schema is at revision {current}, this agritrace needs "
-                f"{head_revision()}: run 'agritrace init' to upgrade"
-            )
+    def session(self) -> AbstractContextManager[Session]:
+        """A session for reading."""
+        return self.runtime.session()
 
-    @contextmanager
-    def session(self) -> Iterator[Session]:
-        if self._sessions is None:
-            self.check_schema()
-            self._sessions = make_sessionmaker(self.engine)
-        with self._sessions() as session:
-            yield session
+    def write(self, session: Session | None = None) -> AbstractContextManager[Session]:
+        """A session for writing (``session``, or a new one): committed, then a checkpoint
+        signed over it (:meth:`Runtime.write <agritrace.runtime.Runtime.write>`)."""
+        return self.runtime.write(session)
 
     def ring(self) -> KeyRing:
         """The key ring, decrypted with AGRITRACE_KEY_PASSPHRASE (for signing)."""
-        if self._ring is None:
-            passphrase = self.settings.require_key_passphrase()
-            self._ring = KeyRing.open(self.settings.keys_dir, passphrase, kdf=self.settings.key_kdf)
-        return self._ring
-
-    def checkpoint(self, session: Session) -> None:
-        """Sign a checkpoint over what was just committed, so new entries are provable."""
-        from agritrace.trace import journal
-
-        journal.sign_checkpoint(
-            session,
-            origin=self.settings.origin,
-            ring=self.ring(),
-            publish_to=self.settings.checkpoints_dir,
-        )
+        return self.runtime.ring()
 
     def public_keys(self) -> list[KeyInfo]:
         """The ring's public keys; needs no passphrase (for verifying)."""
-        return read_public_keys(self.settings.keys_dir)
+        return self.runtime.public_keys()
 
     def close(self) -> None:
-        for engine in (self._engine, self._owner_engine):
-            if engine is not None:
-                engine.dispose()
+        if self._runtime is not None:
+            self._runtime.close()
+        if self._owner_engine is not None:
+            self._owner_engine.dispose()
 
 
 pass_ctx = click.make_pass_decorator(CliContext, ensure=True)

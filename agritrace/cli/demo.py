@@ -12,14 +12,15 @@ from werkzeug.serving import run_simple
 
 from agritrace.cli._common import AsciiInt, CliContext, pass_ctx
 from agritrace.config import Settings
-from agritrace.db import make_engine, make_sessionmaker, utcnow
+from agritrace.db import make_engine, utcnow
 from agritrace.errors import InvalidInputError
 from agritrace.keys import KeyPurpose, KeyRing
 from agritrace.migrations import upgrade
+from agritrace.runtime import Runtime
 from agritrace.stamps.codec import stamp_prefix
 from agritrace.stamps.printing import render_pdf
 from agritrace.trace import demo as sample
-from agritrace.trace import issuance, journal, registry
+from agritrace.trace import issuance, registry
 from agritrace.web import create_app
 
 MARKER = ".agritrace-demo"
@@ -79,21 +80,19 @@ def demo(
         database_url=f"sqlite:///{folder / 'agritrace.db'}",
         base_url=base.rstrip("/"),
     )
-    ctx._settings = settings
     click.echo(f"agritrace demo: seeding {folder} ...", err=True)
     ring = KeyRing.create(
         settings.keys_dir, settings.require_key_passphrase(), kdf=settings.key_kdf
     )
     engine = make_engine(settings.database_url)
     upgrade(engine)
+    ctx._runtime = runtime = Runtime(settings, engine=engine, ring=ring)
     prefix = stamp_prefix(settings.base_url, allow_long=True)
-    with make_sessionmaker(engine)() as session:
+    with runtime.session() as session, runtime.write(session):
         urls = sample.seed(
             session,
             prefix=prefix,
             stamp_signer=ring.active_signer(KeyPurpose.STAMP),
-            checkpoint_key=ring.active_signer(KeyPurpose.CHECKPOINT)[1],
-            origin=settings.origin,
             now=utcnow(),
         )
         for username, role, facility in DEMO_USERS:
@@ -104,10 +103,8 @@ def demo(
                 role=role,
                 facility_code=facility,
             )
-        # Reuses the checkpoint the seed signed, and publishes it for mirrors.
-        journal.sign_checkpoint(
-            session, origin=settings.origin, ring=ring, publish_to=settings.checkpoints_dir
-        )
+    # The write signed a checkpoint over the sample and published it for mirrors.
+    with runtime.session() as session:
         dried = issuance.list_batches(session, lot_ref=sample.DRIED)[0]
         key = ring.signer(KeyPurpose.STAMP, dried.key_id)
         render_pdf(issuance.print_items(dried, private_key=key), folder / "stamps.pdf")

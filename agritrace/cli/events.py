@@ -84,7 +84,7 @@ def record(
 ) -> None:
     """Record one event (processing: --input and --output lots instead of --lot)."""
     moment = events.parse_event_time(event_time, zone=ctx.settings.zone)
-    with ctx.session() as session:
+    with ctx.write() as session:
         if step == Step.PROCESSING.value:
             if lot_ref:
                 raise InvalidInputError("processing names --input and --output lots, not --lot")
@@ -116,7 +116,6 @@ def record(
                 passed=not failed,
                 note=note,
             )
-        ctx.checkpoint(session)
     emit(
         {"event_id": recorded.event_id, "ledger_index": recorded.ledger_index, "step": step},
         as_json=as_json,
@@ -134,11 +133,10 @@ def correct(
     ctx: CliContext, ledger_index: int, facility_code: str, reason: str, as_json: bool
 ) -> None:
     """Declare an event erroneous. The original stays in the ledger, marked corrected."""
-    with ctx.session() as session:
+    with ctx.write() as session:
         recorded = events.correct_event(
             session, ledger_index=ledger_index, facility_code=facility_code, reason=reason
         )
-        ctx.checkpoint(session)
     emit(
         {"corrects": ledger_index, "ledger_index": recorded.ledger_index},
         as_json=as_json,
@@ -167,10 +165,9 @@ def list_(ctx: CliContext, lot_ref: str, as_json: bool) -> None:
 def recall(ctx: CliContext, lot_ref: str, reason: str, as_json: bool) -> None:
     """Recall a lot and every lot made from it: all their stamps verify as recalled."""
     signer = ctx.ring().active_signer(KeyPurpose.STAMP)
-    with ctx.session() as session:
+    with ctx.write() as session:
         done = recalls.recall_lot(session, lot_ref=lot_ref, reason=reason, signer=signer)
         records = [recalls.recall_record(r) for r in done]
-        ctx.checkpoint(session)
     emit(
         records,
         as_json=as_json,
@@ -246,11 +243,7 @@ def provenance_command(ctx: CliContext, target: str, as_json: bool) -> None:
     """A stamp's (or lot's) journey and upstream lots, each step with its inclusion proof."""
     with ctx.session() as session:
         lot, serial = _lot_for(session, target)
-        latest = store.latest_checkpoint(session)
-        if latest is None or latest.size < store.head(session).size:
-            ctx.checkpoint(session)
-            latest = store.latest_checkpoint(session)
-        assert latest is not None
+        latest = ctx.runtime.covering_checkpoint(session)
         node = provenance.lot_provenance(session, lot)
         covered = [i for i in _indices(node) if i < latest.size]
         tree = _node_json(node, store.inclusion_proofs(session, covered, latest.size))
@@ -283,18 +276,6 @@ def export_group() -> None:
     """Exports of a lot's records, each naming its checkpoint and SHA-256."""
 
 
-def _checkpoint(ctx: CliContext, session: Any) -> Any:
-    latest = store.latest_checkpoint(session)
-    if latest is None or latest.size < store.head(session).size:
-        return journal.sign_checkpoint(
-            session,
-            origin=ctx.settings.origin,
-            ring=ctx.ring(),
-            publish_to=ctx.settings.checkpoints_dir,
-        )
-    return latest
-
-
 @export_group.command("epcis")
 @click.option("--lot", "lot_ref", required=True, metavar="FACILITY/LOT")
 @click.option("-o", "--output", required=True, type=click.Path(dir_okay=False, path_type=Path))
@@ -305,7 +286,7 @@ def export_epcis(ctx: CliContext, lot_ref: str, output: Path, as_json: bool) -> 
     with ctx.session() as session:
         lot = registry.get_lot(session, lot_ref)
         export = exports.epcis_document(
-            session, lot, checkpoint=_checkpoint(ctx, session), now=utcnow()
+            session, lot, checkpoint=ctx.runtime.covering_checkpoint(session), now=utcnow()
         )
     _finish_export(export, output, as_json)
 
@@ -330,7 +311,7 @@ def export_fsma(
         lots = [registry.get_lot(session, ref) for ref in lot_refs] or None
         export = exports.fsma_csv(
             session,
-            checkpoint=_checkpoint(ctx, session),
+            checkpoint=ctx.runtime.covering_checkpoint(session),
             lots=lots,
             start=parse_date(start, field="--from") if start else None,
             end=parse_date(end, field="--to") if end else None,
@@ -356,7 +337,7 @@ def export_bundle(ctx: CliContext, lot_ref: str, output: Path, reveal: bool, as_
     with ctx.session() as session:
         lot = registry.get_lot(session, lot_ref)
         indices = store.indices_for_subject(session, registry.lot_subject(lot))
-        checkpoint = _checkpoint(ctx, session)
+        checkpoint = ctx.runtime.covering_checkpoint(session)
         document = journal.bundle(
             session, indices, origin=ctx.settings.origin, ring=None, reveal=reveal
         )
@@ -380,9 +361,8 @@ def import_epcis_command(ctx: CliContext, source: Path, as_json: bool) -> None:
     except OSError as exc:
         raise InvalidInputError(f"cannot read {source}: {exc.strerror}") from exc
     ctx.check_schema()
-    report = import_epcis(ctx.engine, data, now=utcnow())
-    with ctx.session() as session:
-        ctx.checkpoint(session)
+    with ctx.write():  # the import writes on its own connection, all or nothing
+        report = import_epcis(ctx.engine, data, now=utcnow())
     record = {
         "facilities_created": report.facilities_created,
         "lots_created": report.lots_created,

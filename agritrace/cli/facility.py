@@ -33,17 +33,17 @@ def add(
     as_json: bool,
 ) -> None:
     """Register a facility."""
-    with ctx.session() as session:
+    with ctx.write() as session:
         facility = registry.add_facility(
             session, code=code, name=name, province=province, address=address, gln=gln
         )
-        ctx.checkpoint(session)
-        emit(
-            registry.facility_record(facility),
-            as_json=as_json,
-            columns=COLUMNS,
-            message=f"registered facility {facility.code}",
-        )
+        record = registry.facility_record(facility)
+    emit(
+        record,
+        as_json=as_json,
+        columns=COLUMNS,
+        message=f"registered facility {facility.code}",
+    )
 
 
 @facility_group.command("certify")
@@ -68,7 +68,7 @@ def certify(
     as_json: bool,
 ) -> None:
     """Record a certificate held by FACILITY."""
-    with ctx.session() as session:
+    with ctx.write() as session:
         certificate = registry.certify(
             session,
             facility_code=facility_code,
@@ -79,13 +79,13 @@ def certify(
             valid_to=valid_to,
             scope=scope,
         )
-        ctx.checkpoint(session)
-        emit(
-            registry.certificate_record(certificate),
-            as_json=as_json,
-            columns=("id", "facility", "scheme", "number", "valid_from", "valid_to"),
-            message=f"recorded {certificate.scheme.label} certificate {certificate.number}",
-        )
+        record = registry.certificate_record(certificate)
+    emit(
+        record,
+        as_json=as_json,
+        columns=("id", "facility", "scheme", "number", "valid_from", "valid_to"),
+        message=f"recorded {certificate.scheme.label} certificate {certificate.number}",
+    )
 
 
 @facility_group.command("suspend")
@@ -95,15 +95,15 @@ def certify(
 @pass_ctx
 def suspend(ctx: CliContext, facility_code: str, reason: str, as_json: bool) -> None:
     """Suspend FACILITY: it can no longer register lots or be issued stamps."""
-    with ctx.session() as session:
+    with ctx.write() as session:
         facility = registry.suspend_facility(session, facility_code, reason=reason)
-        ctx.checkpoint(session)
-        emit(
-            registry.facility_record(facility),
-            as_json=as_json,
-            columns=COLUMNS,
-            message=f"suspended facility {facility.code}",
-        )
+        record = registry.facility_record(facility)
+    emit(
+        record,
+        as_json=as_json,
+        columns=COLUMNS,
+        message=f"suspended facility {facility.code}",
+    )
 
 
 @facility_group.command("suspend-certificate")
@@ -116,17 +116,17 @@ def suspend_certificate(
     ctx: CliContext, scheme: str, number: str, reason: str, as_json: bool
 ) -> None:
     """Suspend a certificate: it no longer backs certified claims or new lots."""
-    with ctx.session() as session:
+    with ctx.write() as session:
         certificate = registry.suspend_certificate(
             session, scheme=scheme, number=number, reason=reason
         )
-        ctx.checkpoint(session)
-        emit(
-            registry.certificate_record(certificate),
-            as_json=as_json,
-            columns=("id", "facility", "scheme", "number", "status"),
-            message=f"suspended certificate {certificate.number}",
-        )
+        record = registry.certificate_record(certificate)
+    emit(
+        record,
+        as_json=as_json,
+        columns=("id", "facility", "scheme", "number", "status"),
+        message=f"suspended certificate {certificate.number}",
+    )
 
 
 @facility_group.command("list")

@@ -43,11 +43,10 @@ def init_command(ctx: CliContext, as_json: bool) -> None:
     upgrade(ctx.owner_engine)
     after = current_revision(ctx.owner_engine)
     granted = _grant_application_role(ctx)
-    with ctx.session() as session:
+    with ctx.write() as session:
         if recalls.latest_revocations(session) is None:
             signer = ctx.ring().active_signer(KeyPurpose.STAMP)
             recalls.sign_revocation_list(session, signer=signer)
-        ctx.checkpoint(session)
     record = {
         "instance": str(settings.instance),
         "database": ctx.engine.url.render_as_string(hide_password=True),

@@ -214,11 +214,9 @@ def _trust_note(trusted: Sequence[tuple[str, Checkpoint]]) -> str:
 @pass_ctx
 def checkpoint(ctx: CliContext, as_json: bool) -> None:
     """Sign a checkpoint over the current ledger (reuses the latest if nothing changed)."""
-    ring = ctx.ring()
+    ctx.ring()
     with ctx.session() as session:
-        signed = journal.sign_checkpoint(
-            session, origin=ctx.settings.origin, ring=ring, publish_to=ctx.settings.checkpoints_dir
-        )
+        signed = ctx.runtime.checkpoint(session)
     if as_json:
         emit(
             {"size": signed.size, "root_hash": _b64(signed.root_hash), "note": signed.note},
@@ -236,14 +234,9 @@ def proof(ctx: CliContext, index: int, as_json: bool) -> None:
     """Inclusion proof of one entry against a signed checkpoint."""
     with ctx.session() as session:
         latest = store.latest_checkpoint(session)
-        ring = None if latest is not None and latest.size > index else ctx.ring()
-        record = journal.proof_record(
-            session,
-            index,
-            origin=ctx.settings.origin,
-            ring=ring,
-            publish_to=ctx.settings.checkpoints_dir,
-        )
+        if (latest is None or latest.size <= index) and index < store.head(session).size:
+            ctx.runtime.checkpoint(session)
+        record = journal.proof_record(session, index, origin=ctx.settings.origin, ring=None)
     data = record.to_json()
     if as_json:
         emit(data, as_json=True)
@@ -295,7 +288,10 @@ def bundle(
             raise InvalidInputError("name entries with --index or --subject")
         latest = store.latest_checkpoint(session)
         needed = max(max(wanted) + 1, old_size or 0)
-        ring = None if latest is not None and latest.size >= needed else ctx.ring()
+        ring = None
+        if latest is None or latest.size < needed:
+            ctx.runtime.checkpoint(session)
+            ring = ctx.ring()  # past the head, the journal reuses it and says why
         document = journal.bundle(
             session,
             wanted,

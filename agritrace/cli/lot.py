@@ -45,7 +45,7 @@ def create(
     as_json: bool,
 ) -> None:
     """Register a lot at a certified facility."""
-    with ctx.session() as session:
+    with ctx.write() as session:
         lot = registry.create_lot(
             session,
             facility_code=facility_code,
@@ -60,9 +60,8 @@ def create(
             latitude=latitude,
             longitude=longitude,
         )
-        ctx.checkpoint(session)
         record = registry.lot_record(lot)
-        emit(record, as_json=as_json, columns=COLUMNS, message=f"created lot {record['ref']}")
+    emit(record, as_json=as_json, columns=COLUMNS, message=f"created lot {record['ref']}")
 
 
 @lot_group.command("show")

@@ -211,15 +211,15 @@ def issue(
     ring = ctx.ring()
     key_id, _ = ring.active_signer(KeyPurpose.STAMP)
     with ctx.session() as session:
-        batch = issuance.issue_batch(
-            session,
-            lot_ref=lot_ref,
-            count=count,
-            key_id=key_id,
-            prefix=prefix,
-            claim_codes=claim_codes,
-        )
-        ctx.checkpoint(session)
+        with ctx.write(session):
+            batch = issuance.issue_batch(
+                session,
+                lot_ref=lot_ref,
+                count=count,
+                key_id=key_id,
+                prefix=prefix,
+                claim_codes=claim_codes,
+            )
         record = issuance.batch_record(batch)
         try:
             record["outputs"] = _render(ctx, batch, outputs) if outputs.any else {}

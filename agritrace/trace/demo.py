@@ -15,7 +15,6 @@ from dataclasses import dataclass
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from sqlalchemy.orm import Session
 
-from agritrace.ledger import store
 from agritrace.stamps import claims
 from agritrace.stamps.codec import sign_stamp
 from agritrace.trace import claiming, events, issuance, recalls, registry, scans
@@ -256,11 +255,10 @@ def seed(
     *,
     prefix: str,
     stamp_signer: tuple[int, Ed25519PrivateKey],
-    checkpoint_key: Ed25519PrivateKey,
-    origin: str,
     now: dt.datetime,
 ) -> DemoStamps:
-    """Fill an empty instance with the sample and return stamp URLs to try."""
+    """Fill an empty instance with the sample and return stamp URLs to try. Signs no
+    checkpoint: call it inside :meth:`agritrace.runtime.Runtime.write`, which does."""
     _registry(session, now)
     _lots_and_events(session, now)
     key_id, private_key = stamp_signer
@@ -311,7 +309,6 @@ def seed(
             province=province,
             now=now - dt.timedelta(hours=5 - n),
         )
-    store.sign_checkpoint(session, origin=origin, private_key=checkpoint_key)
 
     def url(serial: int) -> str:
         return sign_stamp(serial, key_id=key_id, private_key=private_key, prefix=prefix).to_url(

@@ -8,10 +8,11 @@ ring's public keys. Writes (which sign a checkpoint, print stamps or rotate keys
 private key ring lazily, and only when ``AGRITRACE_KEY_PASSPHRASE`` is set (:func:`ring`);
 without it those pages say so and the API answers 503.
 
-Per app: one engine and session factory (:func:`agritrace.db.make_engine`), the stamp prefix,
-the public keys and a rate limiter, kept in :class:`WebState`. Per request: at most one
-database session, opened on first use (:func:`db`) and closed at teardown. Views are thin:
-they validate input, call one service and render.
+Per app: one :class:`~agritrace.runtime.Runtime` (engine, session factory, key ring; the CLI
+builds the same), the stamp prefix, the public keys and a rate limiter, kept in
+:class:`WebState`. Per request: at most one database session, opened on first use (:func:`db`)
+and closed at teardown. Every write runs in ``with write():`` (:func:`write`), which commits
+and then signs a checkpoint. Views are thin: they validate input, call one service and render.
 
 Serve it with ``agritrace serve`` in development and with gunicorn in production, e.g.
 ``gunicorn -w 4 -b 127.0.0.1:8000 'agritrace.web.wsgi:app'``.
@@ -24,6 +25,7 @@ import logging
 import threading
 import time
 from collections.abc import Callable, Mapping
+from contextlib import AbstractContextManager
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -36,8 +38,9 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from agritrace.config import Settings
 from agritrace.db import DirectStatements, is_sqlite, make_engine, make_sessionmaker, sqlite_path
-from agritrace.errors import InvalidInputError, NotFoundError, StorageUnavailableError
+from agritrace.errors import AgritraceError, StorageUnavailableError
 from agritrace.keys import INDEX_FILE, KeyInfo, KeyPurpose, KeyRing, read_public_keys
+from agritrace.runtime import Runtime
 from agritrace.stamps.codec import stamp_prefix
 from agritrace.trace.scans import ScanCache
 
@@ -49,8 +52,9 @@ __all__ = [
     "create_app",
     "db",
     "ring",
-    "sign_checkpoint",
+    "runtime",
     "state",
+    "write",
 ]
 
 #: How often, at most, the key ring's index is checked for a rotation.
@@ -134,44 +138,13 @@ class KeyRingUnavailableError(StorageUnavailableError):
     slug = "key-ring-unavailable"
 
 
-class _RingHolder:
-    """The opened private key ring, opened on first use and again after a rotation (by any
-    process: the index file's identity is compared, as :class:`PublicKeys` does)."""
-
-    def __init__(self, settings: Settings) -> None:
-        self._settings = settings
-        self._lock = threading.Lock()
-        self._ring: KeyRing | None = None
-        self._stamp: tuple[int, int, int] | None = None
-
-    def _stat(self) -> tuple[int, int, int]:
-        try:
-            info = (self._settings.keys_dir / INDEX_FILE).stat()
-        except OSError:
-            return (-1, -1, -1)
-        return (info.st_ino, info.st_mtime_ns, info.st_size)
-
-    def get(self) -> KeyRing:
-        with self._lock:
-            current = self._stat()
-            if self._ring is not None and current == self._stamp:
-                return self._ring
-            try:
-                passphrase = self._settings.require_key_passphrase()
-            except InvalidInputError as exc:  # its message names the variable, no path
-                raise KeyRingUnavailableError(
-                    key="web.signing_needs_passphrase", reason=str(exc)
-                ) from exc
-            try:
-                self._ring = KeyRing.open(
-                    self._settings.keys_dir, passphrase, kdf=self._settings.key_kdf
-                )
-            except (InvalidInputError, NotFoundError, StorageUnavailableError) as exc:
-                # The reason names files on this server: for its log, never for a visitor.
-                logging.getLogger(__name__).warning("the key ring does not open: %s", exc)
-                raise KeyRingUnavailableError(key="web.signing_ring_unopened") from exc
-            self._stamp = current
-            return self._ring
+def _ring_unavailable(error: AgritraceError, missing_passphrase: bool) -> AgritraceError:
+    """Why the key ring does not open, said to a visitor without any path of this server."""
+    if missing_passphrase:  # its message names the variable, no path
+        return KeyRingUnavailableError(key="web.signing_needs_passphrase", reason=str(error))
+    # The reason names files on this server: for its log, never for a visitor.
+    logging.getLogger(__name__).warning("the key ring does not open: %s", error)
+    return KeyRingUnavailableError(key="web.signing_ring_unopened")
 
 
 @dataclass(frozen=True, slots=True)
@@ -185,8 +158,9 @@ class WebState:
     keys: PublicKeys
     host: str
     static_version: str
+    #: The one write path and the private key ring (:class:`~agritrace.runtime.Runtime`).
+    runtime: Runtime
     scan_cache: ScanCache = field(default_factory=ScanCache)
-    rings: _RingHolder | None = None
     #: PostgreSQL: the connections the scan page counts scans on (none on SQLite).
     direct: DirectStatements | None = None
 
@@ -206,22 +180,21 @@ def db() -> Session:
     return session
 
 
+def runtime() -> Runtime:
+    """The app's :class:`~agritrace.runtime.Runtime`."""
+    return state().runtime
+
+
 def ring() -> KeyRing:
     """The private key ring (raises KeyRingUnavailableError, a 503, without a passphrase)."""
-    holder = state().rings
-    if holder is None:  # pragma: no cover - create_app always sets it
-        raise KeyRingUnavailableError(key="web.signing_unavailable")
-    return holder.get()
+    return runtime().ring()
 
 
-def sign_checkpoint() -> None:
-    """Sign a checkpoint over what the request just committed (as every CLI write does)."""
-    from agritrace.trace import journal
-
-    settings = state().settings
-    journal.sign_checkpoint(
-        db(), origin=settings.origin, ring=ring(), publish_to=settings.checkpoints_dir
-    )
+def write() -> AbstractContextManager[Session]:
+    """Write with the request's session: the key ring is opened first, then the block's
+    writes are committed and a checkpoint is signed over them (rolled back, nothing signed,
+    if the block raises). See :meth:`agritrace.runtime.Runtime.write`."""
+    return runtime().write(db())
 
 
 def _close_session(_error: BaseException | None) -> None:
@@ -309,6 +282,7 @@ def create_app(
     prefix = stamp_prefix(settings.base_url, allow_long=True)
     engine = engine if engine is not None else make_engine(settings.database_url)
     _check_schema(engine)
+    shared = Runtime(settings, engine=engine, on_ring_error=_ring_unavailable)
     app.extensions["agritrace"] = WebState(
         settings=settings,
         engine=engine,
@@ -317,7 +291,7 @@ def create_app(
         keys=PublicKeys(settings.keys_dir),
         host=prefix.removesuffix("/S/").split("://", 1)[1].lower(),
         static_version=_static_version(),
-        rings=_RingHolder(settings),
+        runtime=shared,
         direct=None if is_sqlite(engine) else DirectStatements(engine),
     )
     app.teardown_appcontext(_close_session)

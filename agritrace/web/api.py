@@ -35,7 +35,7 @@ from agritrace.trace.epcis_shape import check_document
 from agritrace.trace.event_models import Step
 from agritrace.trace.models import Lot, Role, User
 from agritrace.trace.validation import check_json_depth
-from agritrace.web import db, ring, sign_checkpoint, state
+from agritrace.web import db, ring, state, write
 from agritrace.web.openapi import openapi_document
 from agritrace.web.views import export_lot, export_range, export_response, print_batch
 
@@ -197,10 +197,8 @@ def _created(body: dict[str, Any], location: str) -> Response:
 
 def _write(action: Callable[[], Any]) -> Any:
     """Open the key ring (503 without it) before writing, then sign a checkpoint."""
-    ring()
-    result = action()
-    sign_checkpoint()
-    return result
+    with write():
+        return action()
 
 
 # -- public ---------------------------------------------------------------------------------
@@ -465,9 +463,8 @@ def capture() -> Response:
                 raise PermissionDeniedError(
                     f"an operator records events only at its own facility ({own})"
                 )
-    ring()
-    report = import_epcis(state().engine, data, now=utcnow())
-    sign_checkpoint()
+    with write():  # the import writes on its own connection, all or nothing
+        report = import_epcis(state().engine, data, now=utcnow())
     response = jsonify(
         {
             "facilities_created": report.facilities_created,

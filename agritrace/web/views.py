@@ -20,14 +20,14 @@ from flask.typing import ResponseReturnValue
 
 from agritrace.db import utcnow
 from agritrace.errors import AgritraceError, InvalidInputError, PermissionDeniedError
-from agritrace.keys import KeyPurpose, KeyRing
+from agritrace.keys import KeyPurpose
 from agritrace.ledger import store
 from agritrace.ledger.store import LedgerCheckpoint
 from agritrace.stamps.printing import render_pdf, render_png, write_csv
 from agritrace.trace import claiming, exports, issuance, journal, registry
 from agritrace.trace.models import Lot, StampBatch
 from agritrace.trace.validation import parse_date
-from agritrace.web import KeyRingUnavailableError, db, ring, sign_checkpoint, state
+from agritrace.web import KeyRingUnavailableError, db, ring, runtime, state, write
 from agritrace.web.auth import current_user
 
 __all__ = [
@@ -52,18 +52,17 @@ T = TypeVar("T")
 
 
 def attempt(action: Callable[[], T]) -> tuple[T | None, AgritraceError | None]:
-    """Run a write: the key ring first, then ``action``, then a checkpoint.
+    """Run ``action`` as a write (:func:`agritrace.web.write`: the key ring first, then
+    ``action``, then a commit and a checkpoint).
 
     Returns ``(result, None)``, or ``(None, error)`` for any agritrace error (nothing was
     written, or, for a failed checkpoint, the write stands and the next one signs).
     """
     try:
-        ring()
-        result = action()
+        with write():
+            result = action()
     except AgritraceError as exc:
-        db().rollback()
         return None, exc
-    sign_checkpoint()
     return result, None
 
 
@@ -130,17 +129,12 @@ def _checkpoint_now() -> LedgerCheckpoint:
     """A signed checkpoint covering the whole ledger (signed now if the ring is here)."""
     session = db()
     try:
-        signing_ring: KeyRing | None = ring()
+        ring()
     except KeyRingUnavailableError:
-        signing_ring = None
-    settings = state().settings
-    return journal.checkpoint_covering(
-        session,
-        store.head(session).size,
-        origin=settings.origin,
-        ring=signing_ring,
-        publish_to=settings.checkpoints_dir,
-    )
+        return journal.checkpoint_covering(
+            session, store.head(session).size, origin=state().settings.origin, ring=None
+        )
+    return runtime().covering_checkpoint(session)
 
 
 def export_lot(lot: Lot, kind: str) -> tuple[exports.Export, str]:

@@ -228,7 +228,7 @@ def test_admin_cannot_demote_itself(people: People) -> None:
 def test_key_rotation_adds_a_key_and_stamps_keep_verifying(people: People) -> None:
     before = len(people.site.app.extensions["agritrace"].keys.infos())
     assert _post(people, "admin", "/admin/keys/rotate", purpose="stamp").status_code == 303
-    ring = people.site.app.extensions["agritrace"].rings.get()
+    ring = people.site.app.extensions["agritrace"].runtime.ring()
     assert len(ring.list()) == before + 1
     check = people.site.client().get(f"/api/v1/stamps/{people.site.genuine}")
     assert check.get_json()["verdict"] == "genuine"
