@@ -232,5 +232,10 @@ def init_app(app: Flask, zone: ZoneInfo) -> None:
             ),
         }
 
-    _Babel(app, locale_selector=current_language, default_locale=DEFAULT_LANGUAGE)
+    _Babel(
+        app,
+        locale_selector=current_language,
+        default_locale=DEFAULT_LANGUAGE,
+        default_timezone=zone.key,
+    )
     app.after_request(_remember_choice)
