@@ -4,8 +4,9 @@ An error raised with a key (``ConflictError(key="lot.recalled", lot="HD-VAI-01/L
 :class:`agritrace.errors.AgritraceError`) takes its message from :data:`ERROR_MESSAGES`,
 filled in with its facts by :meth:`str.format`. The CLI, the logs and the JSON API's
 problem documents show that English; the web's pages show the same key in the visitor's
-language from its own catalogue (``agritrace/web/i18n.py``, keys ``err.<key>``), filled in
-with the same facts.
+language from the web's gettext catalogues (``agritrace/web/translations``, ids
+``err.<key>``; the ``en`` entries must equal these, a test checks it), filled in with the
+same facts.
 
 Contract: a key never changes meaning (rename it together with its translations); a
 template names only facts that every raise site passes (a test reads the raise sites).

@@ -1,251 +1,31 @@
-"""Vietnamese for the service errors a page can show, and the form fields they name.
+"""Vietnamese for the service errors a page can show, and the form fields they name, as
+read from the ``vi`` gettext catalogue (:mod:`agritrace.web.catalogue`, docs/adr/0016).
 
 The English of each message is :data:`agritrace.messages.ERROR_MESSAGES` (what the CLI, the
-logs and the API say); :mod:`agritrace.web.i18n` files both under ``err.<key>``. A
-translation names only facts that every raise site of its key passes (``tests/
-test_messages.py`` reads them); it may leave one out, e.g. a command-line hint. Facts named
-``field`` are translated through :data:`FIELDS_VI` before they are filled in.
+logs and the API say); the catalogues file it under ``err.<key>`` and the form fields under
+``field.<name>``. A translation names only facts that every raise site of its key passes
+(``tests/test_messages.py`` reads them); it may leave one out, e.g. a command-line hint.
+Facts named ``field`` are translated through :data:`FIELDS_VI` before they are filled in.
 """
 
 from __future__ import annotations
 
+from collections.abc import Mapping
+
+from agritrace.web import catalogue
+
 __all__ = ["ERRORS_VI", "FIELDS_VI"]
 
-ERRORS_VI: dict[str, str] = {
-    "input.code": "{field} {raw!r} không hợp lệ: chỉ dùng 1-40 chữ cái, chữ số, '.', '_' hoặc '-'",
-    "input.empty": "{field} không được để trống",
-    "input.too_long": "{field} dài quá {max_len} ký tự",
-    "input.control_characters": "{field} chứa ký tự điều khiển",
-    "input.gs1_digits": "{field} phải gồm {lengths} chữ số, không phải {raw!r}",
-    "input.gs1_check_digit": "{field} {digits} sai chữ số kiểm tra: chữ số kiểm tra {scheme} "
-    "đúng phải là {expected}",
-    "input.date": "{field} {raw!r} không phải là một ngày: hãy viết dạng YYYY-MM-DD",
-    "input.whole_number": "{field} phải là số nguyên",
-    "input.not_whole_number": "{field} {raw!r} không phải là số nguyên",
-    "input.not_positive": "{field} phải lớn hơn 0, không phải {value}",
-    "input.too_big": "{field} tối đa là {maximum}, không phải {value}",
-    "input.not_number": "{field} {raw!r} không phải là số",
-    "input.not_finite": "{field} phải là một số hữu hạn",
-    "epcis.shape": "trường {field!r} của tài liệu EPCIS phải có kiểu JSON {wanted}",
-    "epcis.shape_event": "sự kiện {event}: trường {field!r} phải có kiểu JSON {wanted}",
-    "input.json_too_deep": "tài liệu JSON lồng nhau sâu quá {max_depth} cấp",
-    "input.decimal_places": "{field} có nhiều hơn {places} chữ số thập phân",
-    "input.not_above": "{field} phải lớn hơn {minimum}",
-    "input.too_large": "{field} quá lớn",
-    "input.out_of_range": "{field} phải nằm trong khoảng từ -{limit} đến {limit}",
-    "input.parameter_required": "thiếu tham số {parameter!r}",
-    "input.parameter_whole_number": "tham số {parameter!r} phải là số nguyên không âm, "
-    "không phải {raw!r}",
-    "input.parameter_choice": "tham số {parameter!r} phải là một trong {choices}, "
-    "không phải {raw!r}",
-    "password.too_short": "mật khẩu phải có ít nhất {min_len} ký tự",
-    "password.too_long": "mật khẩu dài quá {max_len} ký tự",
-    "facility.unknown": "không có cơ sở {facility!r}",
-    "facility.exists": "cơ sở {facility} đã tồn tại",
-    "facility.gln_exists": "mã GLN {gln} đã được đăng ký",
-    "facility.already_suspended": "cơ sở {facility} đã bị đình chỉ từ trước",
-    "facility.suspended": "cơ sở {facility} đang bị đình chỉ",
-    "facility.suspended_events": "cơ sở {facility} đang bị đình chỉ nên không thể ghi sự kiện",
-    "facility.not_yours": "cơ sở {facility} không phải của bạn",
-    "certificate.scheme_unknown": "không có loại chứng nhận {raw!r}: hãy dùng một trong {known}",
-    "certificate.unknown": "không có chứng nhận {scheme} số {number!r}",
-    "certificate.unknown_id": "không có chứng nhận {certificate}",
-    "certificate.exists": "chứng nhận {scheme} số {number} đã được ghi nhận",
-    "certificate.already_suspended": "chứng nhận {number} đã bị đình chỉ từ trước",
-    "certificate.ends_before_start": "chứng nhận hết hiệu lực ({valid_to}) trước khi bắt đầu "
-    "có hiệu lực ({valid_from})",
-    "certificate.expired": "chứng nhận đã hết hạn ngày {valid_to}: chỉ ghi nhận chứng nhận "
-    "còn hiệu lực",
-    "certificate.none": "cơ sở {facility} chưa có chứng nhận nào",
-    "certificate.all_suspended": "mọi chứng nhận của cơ sở {facility} đều đang bị đình chỉ",
-    "certificate.not_yet_valid": "chứng nhận {number} của cơ sở {facility} chỉ có hiệu lực "
-    "từ ngày {valid_from} (cần vào ngày {day})",
-    "certificate.lapsed": "chứng nhận {number} của cơ sở {facility} đã hết hạn ngày "
-    "{valid_to} (cần vào ngày {day})",
-    "product.unknown": "không có sản phẩm {product!r}",
-    "product.exists": "sản phẩm {product} đã tồn tại",
-    "product.gtin_exists": "mã GTIN {gtin} đã được đăng ký",
-    "lot.ref": "lô {ref!r} phải được viết dạng CƠ-SỞ/LÔ, ví dụ HY-VAI-01/L2026-001",
-    "lot.unknown": "không có lô {lot}",
-    "lot.exists": "lô {lot} đã tồn tại",
-    "lot.harvest_in_future": "ngày thu hoạch {harvest} nằm trong tương lai",
-    "lot.pack_before_harvest": "ngày đóng gói {packed} sớm hơn ngày thu hoạch {harvest}",
-    "lot.pack_in_future": "ngày đóng gói {packed} nằm trong tương lai",
-    "lot.half_a_place": "hãy nhập cả vĩ độ và kinh độ, hoặc để trống cả hai",
-    "place.not_finite": "vĩ độ và kinh độ phải là số hữu hạn",
-    "place.out_of_range": "vĩ độ phải từ -90 đến 90 và kinh độ từ -180 đến 180",
-    "place.coordinate": "{field} phải là một số, ví dụ 21,0",
-    "scan.form_token": "biểu mẫu này dành cho tem khác hoặc đã hết hạn: hãy mở lại trang của tem",
-    "claim.malformed": "đây không phải mã xác nhận: mã gồm 10 chữ số (hãy kiểm tra lỗi gõ)",
-    "claim.province": "hãy chọn một tỉnh, thành phố trong danh sách",
-    "claim.unavailable": "tem này không có mã xác nhận",
-    "claim.wrong": "đây không phải mã xác nhận của tem này (hôm nay còn {left} lần thử)",
-    "claim.locked": "tem này đã bị nhập sai mã xác nhận quá nhiều lần hôm nay (tối đa {limit}): "
-    "hãy thử lại vào ngày mai",
-    "review.decision": "quyết định xem xét là 'xác nhận' hoặc 'gỡ bỏ'",
-    "review.unknown_stamp": "không có tem nào đã phát hành mang số sê-ri {serial}",
-    "lot.already_recalled": "lô {lot} đã bị thu hồi từ trước",
-    "stamps.lot_recalled": "lô {lot} đã bị thu hồi: không thể cấp tem cho lô này",
-    "stamps.print_suspended": "cơ sở {facility} đang bị đình chỉ: không thể tải hoặc in lại "
-    "tem của cơ sở cho đến khi được khôi phục",
-    "stamps.print_recalled": "lô {lot} đã bị thu hồi: không thể tải hoặc in lại tem của lô này",
-    "stamps.exceed_units": "cấp {count} tem sẽ vượt quá {units} đơn vị đã khai báo của lô "
-    "{lot} (đã cấp {issued}, còn lại {left})",
-    "stamps.no_counter": "thiếu bộ đếm số sê-ri: hãy chạy 'agritrace init'",
-    "stamps.serials_exhausted": "đã dùng hết dải số sê-ri của tem",
-    "stamps.batch_unknown": "không có lô tem {batch}",
-    "stamps.print_kind": "tem chỉ in được dạng pdf, csv hoặc zip, không phải {kind!r}",
-    "stamps.print_too_many": "lô tem {batch} có {count} tem: trang web chỉ in tối đa {limit} "
-    "tem dạng {kind}; hãy dùng lệnh 'agritrace stamps print {batch}'",
-    "event.time_format": "thời gian {raw!r} không đúng dạng ngày giờ: ví dụ 2026-06-10T06:30+07:00",
-    "event.time_needs_offset": "thời gian sự kiện cần có múi giờ",
-    "event.time_in_future": "thời gian sự kiện {time} nằm trong tương lai",
-    "event.time_before_harvest": "thời gian sự kiện {time} sớm hơn ngày thu hoạch {harvest} "
-    "của lô {lot}",
-    "event.unit_mismatch": "không thể so sánh đơn vị {unit} với đơn vị {lot_unit} của lô {lot}",
-    "event.not_holder_in_transit": "cơ sở {facility} không giữ lô {lot} (lô đang được chuyển "
-    "đến {holder}): chỉ cơ sở đang giữ lô mới được ghi sự kiện",
-    "event.not_holder_held": "cơ sở {facility} không giữ lô {lot} (lô đang ở cơ sở {holder}): "
-    "chỉ cơ sở đang giữ lô mới được ghi sự kiện",
-    "event.not_holder_nobody": "cơ sở {facility} không giữ lô {lot} (không cơ sở nào đang giữ "
-    "lô): chỉ cơ sở đang giữ lô mới được ghi sự kiện",
-    "event.duplicate": "sự kiện này đã được ghi vào sổ cái, mục #{ledger_index}",
-    "event.duplicate_in_batch": "sự kiện này đã có ở trước trong cùng một lô ghi",
-    "event.step_unknown_of": "không có công đoạn {step!r}: hãy dùng một trong {known}",
-    "event.step_unknown": "không có công đoạn {step!r}",
-    "event.processing_is_transformation": "chế biến phải được ghi như một sự kiện chuyển đổi",
-    "event.processing_form": "hãy ghi công đoạn chế biến bằng biểu mẫu riêng",
-    "event.temperature_range": "nhiệt độ {temperature} °C nằm ngoài khoảng {low}..{high}",
-    "event.shipment_needs_destination": "vận chuyển đi cần có cơ sở nhận",
-    "event.destination_only_for_shipment": "chỉ công đoạn vận chuyển đi mới có nơi nhận",
-    "event.destination_is_self": "nơi nhận phải là một cơ sở khác",
-    "event.lot_recalled": "lô {lot} đã bị thu hồi: chỉ được ghi công đoạn kiểm tra",
-    "event.no_open_shipment": "không có chuyến hàng nào của lô {lot} đang chuyển đến cơ sở "
-    "{facility} để tiếp nhận",
-    "event.harvest_by_owner": "chỉ cơ sở {owner} mới được ghi thu hoạch cho lô {lot}",
-    "event.already_harvested": "lô {lot} đã có sự kiện thu hoạch",
-    "event.not_an_event": "mục sổ cái #{index} không phải là một sự kiện",
-    "event.correct_not_yours": "sự kiện #{index} do cơ sở {owner} ghi: chỉ cơ sở đó mới được "
-    "đính chính",
-    "event.already_corrected": "sự kiện #{index} đã được đính chính",
-    "event.correct_later_first": "sau sự kiện #{index} còn các sự kiện khác của cùng lô: hãy "
-    "đính chính các sự kiện đó trước",
-    "transform.needs_lots": "chế biến cần ít nhất một lô đầu vào và một lô đầu ra",
-    "transform.lot_twice": "lô {lot} được nêu hai lần",
-    "transform.input_recalled": "lô đầu vào {lot} đã bị thu hồi",
-    "transform.input_short": "lô đầu vào {lot} chỉ còn {left} {lot_unit}, không đủ "
-    "{quantity} {unit}",
-    "transform.not_weight": "khối lượng khi chế biến phải tính bằng kg, g hoặc t, không phải "
-    "{unit}",
-    "transform.input_and_output": "lô {lot} không thể vừa là đầu vào vừa là đầu ra",
-    "transform.output_elsewhere": "lô đầu ra {lot} thuộc cơ sở {owner}, không phải {facility}",
-    "transform.output_has_events": "lô đầu ra {lot} đã có sự kiện",
-    "transform.outputs_exceed_inputs": "đầu ra ({output_kg} kg) nặng hơn đầu vào ({input_kg} kg)",
-    "transform.amount_line": "{field}: {line!r} phải có dạng CƠ-SỞ/LÔ=2000 kg",
-    "transform.amount_number": "{field}: {raw!r} không phải là số",
-    "user.name": "tên đăng nhập {username!r} không hợp lệ: chỉ dùng chữ cái, chữ số, '.', '_', "
-    "'-' hoặc '@'",
-    "user.exists": "người dùng {username} đã tồn tại",
-    "user.unknown": "không có người dùng {user}",
-    "user.role_unknown": "không có vai trò {role!r}",
-    "user.role_unknown_of": "không có vai trò {role!r}: hãy dùng một trong {known}",
-    "user.operator_needs_facility": "người vận hành cơ sở phải được gắn với một cơ sở",
-    "user.role_without_facility": "vai trò {role} không gắn với cơ sở nào",
-    "user.keep_own_admin": "bạn không thể tự bỏ quyền quản trị của chính mình",
-    "signin.failed": "sai tên đăng nhập hoặc mật khẩu",
-    "signin.locked": "đăng nhập sai quá nhiều lần: tài khoản bị khóa trong {minutes} phút",
-    "token.too_many": "mỗi người dùng có tối đa {limit} khóa API còn hiệu lực: hãy thu hồi bớt "
-    "một khóa",
-    "token.invalid": "khóa API không hợp lệ",
-    "token.invalid_or_revoked": "khóa API không hợp lệ hoặc đã bị thu hồi",
-    "token.expired": "khóa API đã hết hạn: hãy tạo khóa mới trong trang tài khoản",
-    "token.unknown": "không có khóa API {token}",
-    "token.already_revoked": "khóa API {name!r} đã bị thu hồi từ trước",
-    "audit.running": "đang có một lần kiểm toán khác chạy",
-    "audit.unknown": "không có lần kiểm toán {audit}",
-    "access.role_may_not": "vai trò của bạn không được mở trang này",
-    "ledger.reveal_sign_in": "hãy đăng nhập để tải các chi tiết riêng kèm gói bằng chứng",
-    "ledger.reveal_not_allowed": "bạn không được xem chi tiết riêng của mục sổ cái #{index}: "
-    "chỉ các cơ sở liên quan, thanh tra viên và quản trị viên mới được xem",
-    "keys.purpose_unknown": "không có mục đích khóa {purpose!r}",
-    "ledger.no_entry": "sổ cái không có mục #{index}",
-    "ledger.negative_index": "số mục của sổ cái không được âm ({index})",
-    "ledger.size_out_of_range": "kích thước cây {size} nằm ngoài phạm vi: sổ cái có {current} mục",
-    "ledger.not_in_tree": "mục #{index} không nằm trong cây gồm {size} mục",
-    "ledger.consistency_sizes": "bằng chứng nhất quán cần 0 < kích thước cũ <= kích thước mới, "
-    "không phải {old} và {new}",
-    "ledger.no_checkpoint_for_size": "không có điểm kiểm tra nào cho kích thước cây {size}",
-    "ledger.no_checkpoint": "chưa có điểm kiểm tra nào được ký",
-    "ledger.no_revocations": "chưa có danh sách thu hồi nào được ký",
-    "ledger.not_covered": "chưa có điểm kiểm tra đã ký nào bao gồm mục #{index}",
-    "ledger.bundle_empty": "gói bằng chứng cần ít nhất một mục",
-    "ledger.proof_needs_index_and_size": "hãy nhập số mục và kích thước điểm kiểm tra",
-    "export.scope": "hãy chọn một lô, hoặc một khoảng ngày có đủ ngày bắt đầu và ngày kết thúc",
-    "export.range_reversed": "khoảng ngày kết thúc ({end}) trước khi bắt đầu ({start})",
-    "export.kind": "chỉ xuất được dạng epcis, fsma hoặc bundle, không phải {kind!r}",
-    "web.signing_unavailable": "máy chủ này hiện không thể ký số",
-    "web.signing_needs_passphrase": "máy chủ này hiện không thể ký số: cần đặt "
-    "AGRITRACE_KEY_PASSPHRASE để mở bộ khóa",
-    "web.signing_ring_unopened": "máy chủ này hiện không thể ký số: AGRITRACE_KEY_PASSPHRASE "
-    "không mở được bộ khoá (nhật ký máy chủ ghi rõ lý do)",
-    "web.csrf": "biểu mẫu đã hết hạn hoặc không được gửi từ trang này: hãy tải lại trang",
-    "web.rate_limited": "có quá nhiều yêu cầu từ thiết bị này: hãy thử lại sau ít phút",
-    "web.rate_storage_unavailable": "tạm thời không thể đăng nhập (không kết nối được bộ đếm "
-    "yêu cầu): hãy thử lại sau ít phút",
-}
+
+def _prefixed(lang: str, prefix: str) -> Mapping[str, str]:
+    return {
+        key.removeprefix(prefix): text
+        for key, text in catalogue.texts(lang).items()
+        if key.startswith(prefix)
+    }
+
+
+ERRORS_VI: Mapping[str, str] = _prefixed("vi", "err.")
 
 #: Names of the fields that messages mention (the ``field`` fact), in Vietnamese.
-FIELDS_VI: dict[str, str] = {
-    "GLN": "mã GLN",
-    "GTIN": "mã GTIN",
-    "address": "địa chỉ",
-    "after": "trang",
-    "batch": "lô tem",
-    "claim": "mã xác nhận",
-    "decision": "quyết định",
-    "before": "trang",
-    "category": "nhóm",
-    "certificate number": "số chứng nhận",
-    "count": "số tem",
-    "days": "số ngày",
-    "destination": "nơi nhận",
-    "event time": "thời gian sự kiện",
-    "facility": "cơ sở",
-    "facility code": "mã cơ sở",
-    "from": "từ ngày",
-    "harvest date": "ngày thu hoạch",
-    "index": "số mục",
-    "inputs": "lô đầu vào",
-    "issuer": "tổ chức cấp",
-    "kind": "loại",
-    "latitude": "vĩ độ",
-    "longitude": "kinh độ",
-    "lot": "lô",
-    "lot code": "mã lô",
-    "name": "tên",
-    "new": "điểm kiểm tra mới",
-    "note": "ghi chú",
-    "old": "điểm kiểm tra cũ",
-    "origin area": "vùng trồng",
-    "outputs": "lô đầu ra",
-    "pack date": "ngày đóng gói",
-    "password": "mật khẩu",
-    "product code": "mã sản phẩm",
-    "province": "tỉnh",
-    "quantity": "khối lượng",
-    "quantity unit": "đơn vị khối lượng",
-    "reason": "lý do",
-    "role": "vai trò",
-    "scheme": "loại chứng nhận",
-    "scope": "phạm vi",
-    "size": "kích thước điểm kiểm tra",
-    "step": "công đoạn",
-    "temperature": "nhiệt độ",
-    "to": "đến ngày",
-    "token name": "tên khóa",
-    "unit": "đơn vị",
-    "units": "số đơn vị",
-    "username": "tên đăng nhập",
-    "valid from": "ngày bắt đầu hiệu lực",
-    "valid to": "ngày hết hiệu lực",
-}
+FIELDS_VI: Mapping[str, str] = _prefixed("vi", "field.")

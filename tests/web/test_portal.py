@@ -215,3 +215,13 @@ def test_without_a_passphrase_the_portal_says_signing_is_unavailable(people: Peo
     )
     assert api.status_code == 503
     assert api.get_json()["type"].endswith("/problems/key-ring-unavailable")
+
+
+@pytest.mark.parametrize(("lang", "once"), [("en", "scanned 1 time"), ("vi", "quét 1 lần")])
+def test_a_stamp_scanned_once_is_not_scanned_1_times(
+    people: People, mai: FlaskClient, lang: str, once: str
+) -> None:
+    people.site.client().get(f"/S/{people.site.fresh_code()}")
+    page = tag_text(mai.get(f"/portal/lots/L2026-001?lang={lang}").data, "main")
+    assert once in page
+    assert "1 times" not in page
