@@ -110,7 +110,7 @@ def _seed(folder: Path, url: str, base_url: str, stamps: int) -> list[str]:
             session,
             prefix=prefix,
             stamp_signer=(key_id, key),
-            checkpoint_key=ring.active_signer(KeyPurpose.CHECKPOINT)[1],
+            ring=ring,
             origin=origin,
             now=now,
         )

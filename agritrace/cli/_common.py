@@ -15,12 +15,11 @@ from typing import Any, TextIO, TypeVar
 import click
 from click._termui_impl import ProgressBar
 from sqlalchemy import Engine
-from sqlalchemy.exc import OperationalError
 from sqlalchemy.orm import Session, sessionmaker
 
 from agritrace.config import Settings
-from agritrace.db import make_engine, make_sessionmaker, sqlite_path
-from agritrace.errors import InvalidInputError, StorageUnavailableError
+from agritrace.db import make_engine, make_sessionmaker
+from agritrace.errors import InvalidInputError
 from agritrace.keys import KeyInfo, KeyRing, read_public_keys
 
 __all__ = [
@@ -98,24 +97,9 @@ class CliContext:
         return self._owner_engine
 
     def check_schema(self) -> None:
-        from agritrace.migrations import current_revision, head_revision
+        from agritrace.migrations import check_schema
 
-        path = sqlite_path(self.engine)
-        if path is not None and not path.exists():
-            raise StorageUnavailableError(
-                f"no database at {path}: run 'agritrace init' (or set AGRITRACE_INSTANCE)"
-            )
-        try:
-            current = current_revision(self.engine)
-        except OperationalError as exc:
-            raise StorageUnavailableError(f"cannot open the database: {exc.orig}") from exc
-        if current is None:
-            raise StorageUnavailableError("the database is not initialised: run 'agritrace init'")
-        if current != head_revision():
-            raise StorageUnavailableError(
-                f"the database schema is at revision {current}, this agritrace needs "
-                f"{head_revision()}: run 'agritrace init' to upgrade"
-            )
+        check_schema(self.engine)
 
     @contextmanager
     def session(self) -> Iterator[Session]:

@@ -92,7 +92,7 @@ def demo(
             session,
             prefix=prefix,
             stamp_signer=ring.active_signer(KeyPurpose.STAMP),
-            checkpoint_key=ring.active_signer(KeyPurpose.CHECKPOINT)[1],
+            ring=ring,
             origin=settings.origin,
             now=utcnow(),
         )

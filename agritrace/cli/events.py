@@ -12,7 +12,7 @@ import click
 
 from agritrace.cli._common import INDEX, CliContext, emit, json_option, pass_ctx, write_atomic
 from agritrace.db import utcnow
-from agritrace.errors import InvalidInputError
+from agritrace.errors import InvalidInputError, StorageUnavailableError
 from agritrace.keys import KeyPurpose
 from agritrace.ledger import store
 from agritrace.stamps.codec import parse
@@ -250,7 +250,8 @@ def provenance_command(ctx: CliContext, target: str, as_json: bool) -> None:
         if latest is None or latest.size < store.head(session).size:
             ctx.checkpoint(session)
             latest = store.latest_checkpoint(session)
-        assert latest is not None
+        if latest is None:  # ctx.checkpoint just signed one over the head
+            raise StorageUnavailableError("no checkpoint could be signed over the ledger")
         node = provenance.lot_provenance(session, lot)
         covered = [i for i in _indices(node) if i < latest.size]
         tree = _node_json(node, store.inclusion_proofs(session, covered, latest.size))

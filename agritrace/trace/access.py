@@ -64,6 +64,7 @@ __all__ = [
     "list_tokens",
     "list_users",
     "normal_username",
+    "operator_facility",
     "raise_locked_out",
     "refuse_throttled",
     "revoke_token",
@@ -275,6 +276,14 @@ def check_facility(user: User, facility: Facility) -> None:
     """
     if user.role is Role.OPERATOR and user.facility_id != facility.id:
         raise PermissionDeniedError(key="facility.not_yours", facility=facility.code)
+
+
+def operator_facility(user: User) -> Facility:
+    """The facility ``user`` acts for: PermissionDeniedError for a user bound to none
+    (inspectors and administrators; an operator always has one, a CHECK constraint)."""
+    if user.facility is None:
+        raise PermissionDeniedError(key="access.role_may_not")
+    return user.facility
 
 
 # -- API tokens -----------------------------------------------------------------------------

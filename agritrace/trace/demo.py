@@ -11,14 +11,16 @@ from __future__ import annotations
 
 import datetime as dt
 from dataclasses import dataclass
+from pathlib import Path
 
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from sqlalchemy.orm import Session
 
-from agritrace.ledger import store
+from agritrace.errors import ConflictError
+from agritrace.keys import KeyRing
 from agritrace.stamps import claims
 from agritrace.stamps.codec import sign_stamp
-from agritrace.trace import claiming, events, issuance, recalls, registry, scans
+from agritrace.trace import claiming, events, issuance, journal, recalls, registry, scans
 from agritrace.trace.events import LotAmount
 
 __all__ = ["DemoStamps", "seed"]
@@ -254,11 +256,14 @@ def seed(
     *,
     prefix: str,
     stamp_signer: tuple[int, Ed25519PrivateKey],
-    checkpoint_key: Ed25519PrivateKey,
+    ring: KeyRing,
     origin: str,
     now: dt.datetime,
+    publish_to: Path | None = None,
 ) -> DemoStamps:
-    """Fill an empty instance with the sample and return stamp URLs to try."""
+    """Fill an empty instance with the sample and return stamp URLs to try; the checkpoint
+    over it is signed with ``ring`` by :func:`journal.sign_checkpoint` (published to
+    ``publish_to``), like every other checkpoint."""
     _registry(session, now)
     _lots_and_events(session, now)
     key_id, private_key = stamp_signer
@@ -298,7 +303,8 @@ def seed(
             place=None,
             now=now - dt.timedelta(hours=30 - n),
         )
-    assert dried.claim_key is not None  # issued with claim codes above
+    if dried.claim_key is None:  # issued with claim codes above
+        raise ConflictError(f"the demo batch of {DRIED} has no claim codes")
     right = claims.claim_code(bytes.fromhex(dried.claim_key), suspicious_serial)
     for n, province in enumerate(("Bắc Ninh", "Thành phố Hồ Chí Minh")):
         claiming.claim_stamp(
@@ -309,7 +315,7 @@ def seed(
             province=province,
             now=now - dt.timedelta(hours=5 - n),
         )
-    store.sign_checkpoint(session, origin=origin, private_key=checkpoint_key)
+    journal.sign_checkpoint(session, origin=origin, ring=ring, publish_to=publish_to)
 
     def url(serial: int) -> str:
         return sign_stamp(serial, key_id=key_id, private_key=private_key, prefix=prefix).to_url(
