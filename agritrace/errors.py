@@ -3,7 +3,10 @@
 Every error a user can cause or meet derives from :class:`AgritraceError`, whose ``str()``
 is a single line fit to show a person, in English. The families split errors by cause, so
 the CLI and the web translate each family once (exit code 2 / an HTTP status) and nowhere
-else. Errors carry the facts that explain them as attributes (``index``, ``expected``, ...).
+else. Errors carry the facts that explain them in one read-only mapping, ``facts``
+(``index``, ``expected``, ...); nothing is ever set on an error after it is made, and an
+error family that has a fact every instance needs declares it as a class attribute
+(``VerificationError`` subclasses of ``stamps.codec`` declare ``reason``).
 
 An error that a web page can show is raised with a stable message ``key`` instead of a
 text: its English message comes from :data:`agritrace.messages.ERROR_MESSAGES` filled in
@@ -12,6 +15,8 @@ with its facts, and the web shows the same key in the visitor's language.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
+from types import MappingProxyType
 from typing import Any
 
 from agritrace.messages import render_message
@@ -27,7 +32,7 @@ __all__ = [
 ]
 
 
-#: Names a fact cannot have: they are the error's own attributes.
+#: Names a fact cannot have: they are the error's own attributes (or the problem JSON's).
 _RESERVED_FACTS = frozenset({"args", "facts", "http_status", "key", "message", "slug"})
 
 
@@ -37,8 +42,8 @@ class AgritraceError(Exception):
     Raise it with a ``message``, or with a ``key`` of
     :data:`~agritrace.messages.ERROR_MESSAGES` whose template the facts fill in (then ``key``
     stays on the error, for a user interface to show the message in another language).
-    Facts become attributes; raises TypeError for neither or both of message and key, or a
-    fact named like an attribute of the error itself.
+    Facts are kept, read-only, in ``facts``; raises TypeError for neither or both of
+    message and key, or a fact named like an attribute of the error itself.
     """
 
     #: HTTP status the web layer answers with for this family.
@@ -58,12 +63,25 @@ class AgritraceError(Exception):
         super().__init__(text)
         self.message = text
         self.key: str | None = key
-        self.facts: dict[str, Any] = facts
-        for name, value in facts.items():
-            setattr(self, name, value)
+        self.facts: Mapping[str, Any] = MappingProxyType(facts)
 
     def __str__(self) -> str:
         return self.message
+
+    def __reduce__(self) -> tuple[Any, ...]:
+        # Errors cross process pools (the parallel audit): a mapping proxy does not pickle,
+        # so the facts travel as a plain dict and are made read-only again on arrival.
+        state = {name: value for name, value in vars(self).items() if name != "facts"}
+        return (_restore, (type(self), self.args, state, dict(self.facts)))
+
+
+def _restore(
+    cls: type[AgritraceError], args: tuple[Any, ...], state: dict[str, Any], facts: dict[str, Any]
+) -> AgritraceError:
+    error = cls.__new__(cls)
+    error.args = args
+    vars(error).update(state, facts=MappingProxyType(facts))
+    return error
 
 
 class InvalidInputError(AgritraceError):

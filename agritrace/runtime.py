@@ -26,12 +26,11 @@ from contextlib import contextmanager
 from pathlib import Path
 
 from sqlalchemy import Engine
-from sqlalchemy.exc import OperationalError
 from sqlalchemy.orm import Session, sessionmaker
 
 from agritrace.config import Settings
-from agritrace.db import make_engine, make_sessionmaker, sqlite_path, utcnow
-from agritrace.errors import AgritraceError, StorageUnavailableError
+from agritrace.db import make_engine, make_sessionmaker, utcnow
+from agritrace.errors import AgritraceError
 from agritrace.keys import INDEX_FILE, KeyInfo, KeyRing, read_public_keys
 from agritrace.ledger import store
 from agritrace.ledger.store import LedgerCheckpoint
@@ -46,25 +45,11 @@ _FileId = tuple[int, int, int]
 
 
 def check_schema(engine: Engine) -> None:
-    """Raise StorageUnavailableError unless the database exists and is at the head revision."""
-    from agritrace.migrations import current_revision, head_revision
+    """Raise StorageUnavailableError unless the database exists and is at the head revision
+    (the one check, :func:`agritrace.migrations.check_schema`)."""
+    from agritrace.migrations import check_schema as check
 
-    path = sqlite_path(engine)
-    if path is not None and not path.exists():
-        raise StorageUnavailableError(
-            f"no database at {path}: run 'agritrace init' (or set AGRITRACE_INSTANCE)"
-        )
-    try:
-        current = current_revision(engine)
-    except OperationalError as exc:
-        raise StorageUnavailableError(f"cannot open the database: {exc.orig}") from exc
-    if current is None:
-        raise StorageUnavailableError("the database is not initialised: run 'agritrace init'")
-    if current != head_revision():
-        raise StorageUnavailableError(
-            f"the database schema is at revision {current}, this agritrace needs "
-            f"{head_revision()}: run 'agritrace init' to upgrade"
-        )
+    check(engine)
 
 
 def _index_id(keys_dir: Path) -> _FileId:

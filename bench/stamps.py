@@ -28,8 +28,9 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
 from agritrace.stamps import sodium
 from agritrace.stamps.codec import verify_code
-from agritrace.stamps.printing import PrintItem, make_print_items, render_pdf, write_csv
+from agritrace.stamps.printing import PrintItem, render_pdf, write_csv
 from agritrace.stamps.qr import DEFAULT_ENCODER, ENCODERS
+from agritrace.stamps.signing import make_print_items
 from bench.table import machine, print_table
 
 __all__ = ["HEADERS", "main", "run"]

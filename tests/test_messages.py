@@ -211,11 +211,11 @@ def test_every_field_a_message_names_has_a_vietnamese_name() -> None:
 def test_a_keyed_error_says_its_english_text_with_its_facts() -> None:
     error = ConflictError(key="lot.already_recalled", lot="HD-VAI-01/L1")
     assert str(error) == "lot HD-VAI-01/L1 is already recalled"
-    assert (error.key, error.facts, error.lot) == (  # type: ignore[attr-defined]
-        "lot.already_recalled",
-        {"lot": "HD-VAI-01/L1"},
-        "HD-VAI-01/L1",
-    )
+    assert (error.key, dict(error.facts)) == ("lot.already_recalled", {"lot": "HD-VAI-01/L1"})
+    # The facts are read-only and never become attributes (no setattr on errors).
+    assert not hasattr(error, "lot")
+    with pytest.raises(TypeError):
+        error.facts["lot"] = "X"  # type: ignore[index]
 
 
 def test_an_error_with_a_message_has_no_key() -> None:

@@ -14,8 +14,12 @@ from alembic.config import Config
 from alembic.runtime.migration import MigrationContext
 from alembic.script import ScriptDirectory
 from sqlalchemy import Engine
+from sqlalchemy.exc import OperationalError
 
-__all__ = ["alembic_config", "current_revision", "head_revision", "upgrade"]
+from agritrace.db import sqlite_path
+from agritrace.errors import StorageUnavailableError
+
+__all__ = ["alembic_config", "check_schema", "current_revision", "head_revision", "upgrade"]
 
 _HERE = Path(__file__).resolve().parent
 
@@ -39,3 +43,24 @@ def head_revision() -> str | None:
 def current_revision(engine: Engine) -> str | None:
     with engine.connect() as conn:
         return MigrationContext.configure(conn).get_current_revision()
+
+
+def check_schema(engine: Engine) -> None:
+    """The one schema check of the CLI and the web: StorageUnavailableError unless the
+    database exists, opens and is at the head revision of this agritrace."""
+    path = sqlite_path(engine)
+    if path is not None and not path.exists():
+        raise StorageUnavailableError(
+            f"no database at {path}: run 'agritrace init' (or set AGRITRACE_INSTANCE)"
+        )
+    try:
+        current = current_revision(engine)
+    except OperationalError as exc:
+        raise StorageUnavailableError(f"cannot open the database: {exc.orig}") from exc
+    if current is None:
+        raise StorageUnavailableError("the database is not initialised: run 'agritrace init'")
+    if current != head_revision():
+        raise StorageUnavailableError(
+            f"the database schema is at revision {current}, this agritrace needs "
+            f"{head_revision()}: run 'agritrace init' to upgrade"
+        )

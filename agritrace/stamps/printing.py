@@ -1,8 +1,9 @@
 """Print output for stamps: A4 PDF label sheets, one PNG or SVG per stamp, CSV for print shops.
 
-No database and no web: callers pass :class:`PrintItem` s (serial, URL, short code), made by
-:func:`make_print_items` from a serial range and a signing key, or by
-:meth:`PrintItem.from_stamp`. Guarantees (DESIGN.md "Stamps", "Print"):
+No database and no web, and no signing: callers pass :class:`PrintItem` s (serial, signed URL,
+short code) that they signed, with :func:`agritrace.stamps.signing.make_print_items` for a
+serial range or :meth:`PrintItem.from_stamp` for one signed stamp. Guarantees (DESIGN.md
+"Stamps", "Print"):
 
 * QR modules are at least :data:`MIN_MODULE_MM` (0.4 mm) and every code has a light quiet
   zone of :data:`~agritrace.stamps.qr.QUIET_ZONE_MODULES` (4) modules; a layout that breaks
@@ -13,8 +14,12 @@ No database and no web: callers pass :class:`PrintItem` s (serial, URL, short co
 * Output written to a path appears only when complete (temporary file, then
   ``os.replace``); a stream is written to as it goes.
 * Jobs above :data:`PARALLEL_MIN_ITEMS` use every core: QR matrices and their path
-  operators (PDF) or signatures (:func:`make_print_items`) are computed in a process pool in
-  chunks, with a bounded number in flight, and consumed in order by the calling process.
+  operators are computed in a process pool in chunks, with a bounded number in flight,
+  and consumed in order by the calling process.
+* reportlab's process-wide ``rl_config`` is set once, when this module is imported (PDF
+  streams are Flate-only, without the ASCII85 filter: reportlab's pure-Python ASCII85 costs
+  more than the rest of a job and makes files 25 % bigger), and never changed while
+  rendering, so threaded workers can render at the same time.
 * CSV has exactly the header ``serial,url`` and one row per stamp, lines ending in ``\\n``;
   items with claim codes add a third column, ``claim_code``.
 * A claim code is printed under the short code in a dashed, marked area
@@ -34,12 +39,11 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import IO, Any, BinaryIO, TextIO, TypeVar
 
-from cryptography.hazmat.primitives import serialization
-from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from PIL import Image
+from reportlab import rl_config
 
 from agritrace.errors import InvalidInputError
-from agritrace.stamps.codec import Stamp, short_code, sign_serials
+from agritrace.stamps.codec import Stamp, short_code
 from agritrace.stamps.qr import DEFAULT_ENCODER, QUIET_ZONE_MODULES, EcLevel, QrMatrix, qr_matrix
 
 __all__ = [
@@ -49,7 +53,8 @@ __all__ = [
     "LabelLayout",
     "PdfSummary",
     "PrintItem",
-    "make_print_items",
+    "in_order",
+    "processes",
     "render_pdf",
     "render_png",
     "render_svg",
@@ -69,11 +74,13 @@ _TEXT_LINE = 1.25  # height of the short-code line as a multiple of the font siz
 _CLAIM_BOX = 1.6  # height of the claim code's scratch-off area, as a multiple of the font size
 _CLAIM_MARK = "SCRATCH-OFF"  # printed inside the area, left of the code
 _PDF_CHUNK = 240  # items per task when drawing in parallel (5 pages of the default layout)
-_SIGN_CHUNK = 4000  # serials per task when signing in parallel
 _FONT = "Helvetica"
 
 _R = TypeVar("_R")
 _T = TypeVar("_T")
+
+# Once, at import: Flate-only PDF streams (see the module docstring). Never flipped later.
+rl_config.useA85 = 0
 
 
 @dataclass(frozen=True, slots=True)
@@ -227,7 +234,7 @@ def _text_out(out: TextIO | str | os.PathLike[str]) -> Iterator[IO[str]]:
         yield fh
 
 
-def _in_order(
+def in_order(
     pool: ProcessPoolExecutor,
     fn: Callable[..., _R],
     jobs: Iterable[tuple[_T, tuple[object, ...]]],
@@ -248,65 +255,9 @@ def _in_order(
         yield tag, future.result()
 
 
-def _processes(workers: int | None) -> int:
+def processes(workers: int | None) -> int:
+    """``workers`` if given, else one process per core."""
     return workers if workers is not None else (os.cpu_count() or 1)
-
-
-# --- signing many serials ----------------------------------------------------------------
-
-_worker_signer: tuple[int, Ed25519PrivateKey, str] | None = None
-
-
-def _init_signer(key_id: int, raw_key: bytes, prefix: str) -> None:
-    global _worker_signer  # one signer per worker process, set once by the pool
-    _worker_signer = (key_id, Ed25519PrivateKey.from_private_bytes(raw_key), prefix)
-
-
-def _sign_chunk(first: int, count: int) -> list[tuple[int, str, str]]:
-    if _worker_signer is None:  # pragma: no cover - the pool initializer always runs first
-        raise RuntimeError("signing worker not initialised")
-    key_id, key, prefix = _worker_signer
-    stamps = sign_serials(first, count, key_id=key_id, private_key=key, prefix=prefix)
-    return [(s.serial, s.to_url(prefix), short_code(s.serial)) for s in stamps]
-
-
-def make_print_items(
-    first: int,
-    count: int,
-    *,
-    key_id: int,
-    private_key: Ed25519PrivateKey,
-    prefix: str,
-    workers: int | None = None,
-) -> Iterator[PrintItem]:
-    """Sign serials ``[first, first + count)`` and yield their print items in serial order.
-
-    Ranges above :data:`PARALLEL_MIN_ITEMS` are signed by ``workers`` processes (default:
-    one per core) in chunks, a bounded number in flight, so memory stays flat whatever the
-    count. The private key reaches the workers only through the pool's initializer.
-    Arguments are checked at once (InvalidInputError), before anything is signed.
-    """
-    stamps = sign_serials(first, count, key_id=key_id, private_key=private_key, prefix=prefix)
-    procs = _processes(workers)
-    if count <= PARALLEL_MIN_ITEMS or procs < 2:
-        return (PrintItem.from_stamp(stamp, prefix) for stamp in stamps)
-    raw = private_key.private_bytes(
-        serialization.Encoding.Raw, serialization.PrivateFormat.Raw, serialization.NoEncryption()
-    )
-    end = first + count
-    jobs = (
-        (None, (start, min(_SIGN_CHUNK, end - start))) for start in range(first, end, _SIGN_CHUNK)
-    )
-    return _signed_in_pool(procs, (key_id, raw, prefix), jobs)
-
-
-def _signed_in_pool(
-    procs: int, initargs: tuple[int, bytes, str], jobs: Iterable[tuple[None, tuple[int, int]]]
-) -> Iterator[PrintItem]:
-    with ProcessPoolExecutor(procs, initializer=_init_signer, initargs=initargs) as pool:
-        for _, rows in _in_order(pool, _sign_chunk, jobs, ahead=2 * procs):
-            for serial, url, label in rows:
-                yield PrintItem(serial, url, label)
 
 
 # --- PDF ---------------------------------------------------------------------------------
@@ -362,7 +313,7 @@ def render_pdf(
     if not head:
         raise InvalidInputError("nothing to print: no stamps were given")
     chunks = _chunks(itertools.chain(head, iterator), _PDF_CHUNK)
-    procs = _processes(workers)
+    procs = processes(workers)
     with _binary_out(out) as fh:
         page = (A4_MM[0] * _PT_PER_MM, A4_MM[1] * _PT_PER_MM)
         # invariant: no creation time or random id, so the same stamps give the same bytes
@@ -376,25 +327,11 @@ def render_pdf(
         else:
             jobs = ((chunk, ([item.url for item in chunk], level, encoder)) for chunk in chunks)
             with ProcessPoolExecutor(procs) as pool:
-                for chunk, ops in _in_order(pool, _chunk_ops, jobs, ahead=2 * procs):
+                for chunk, ops in in_order(pool, _chunk_ops, jobs, ahead=2 * procs):
                     sheet.draw(chunk, ops)
         summary = sheet.finish()
-        _save_without_ascii85(canvas)
-    return summary
-
-
-def _save_without_ascii85(canvas: Any) -> None:
-    """Write the PDF with Flate-only streams. reportlab's default adds an ASCII85 filter,
-    which without its optional C accelerator costs more than the rest of the job and makes
-    the file 25 % bigger; the switch is global, so it is restored at once."""
-    from reportlab import rl_config
-
-    saved = rl_config.useA85
-    rl_config.useA85 = 0
-    try:
         canvas.save()
-    finally:
-        rl_config.useA85 = saved
+    return summary
 
 
 class _Sheet:

@@ -6,8 +6,8 @@ correction level. Three encoders give the same kind of result and are chosen by 
 
 * ``"zxing"``: zxing-cpp's writer (``zxingcpp.create_barcode``, C++), the default because
   it is by far the fastest (see docs/adr/0003-qr-encoder.md for the measurements);
-* ``"segno"``: pure Python;
-* ``"qrcode"``: pure Python, the baseline of RECIPES.md Recipe 2.
+* ``"segno"``: pure Python (optional extra ``agritrace[qr-encoders]``);
+* ``"qrcode"``: pure Python, the baseline of RECIPES.md Recipe 2 (same extra).
 
 Every encoder picks the smallest version that fits, encodes upper-case stamp URLs in
 alphanumeric mode (version 6 at level M for a 154-character URL) and keeps exactly the
@@ -91,8 +91,17 @@ def _zxing(text: str, level: EcLevel) -> QrMatrix:
     return _matrix([pixels[y * width : (y + 1) * width] for y in range(height)], level)
 
 
+def _optional_encoder_missing(name: str) -> InvalidInputError:
+    return InvalidInputError(
+        f"the QR encoder {name!r} is not installed; install agritrace[qr-encoders]"
+    )
+
+
 def _segno(text: str, level: EcLevel) -> QrMatrix:
-    import segno
+    try:
+        import segno
+    except ImportError as exc:
+        raise _optional_encoder_missing("segno") from exc
 
     try:
         symbol = segno.make_qr(text, error=level.lower(), boost_error=False)
@@ -102,9 +111,12 @@ def _segno(text: str, level: EcLevel) -> QrMatrix:
 
 
 def _qrcode(text: str, level: EcLevel) -> QrMatrix:
-    import qrcode
-    import qrcode.constants
-    import qrcode.exceptions
+    try:
+        import qrcode
+        import qrcode.constants
+        import qrcode.exceptions
+    except ImportError as exc:
+        raise _optional_encoder_missing("qrcode") from exc
 
     levels: dict[str, Any] = {
         "M": qrcode.constants.ERROR_CORRECT_M,

@@ -37,7 +37,7 @@ from sqlalchemy.orm import Mapped, Session, mapped_column, relationship, selecti
 from agritrace.db import Base, UTCDateTime, begin_write
 from agritrace.errors import ConflictError, InvalidInputError, NotFoundError, PermissionDeniedError
 from agritrace.trace.models import Facility, Role, User
-from agritrace.trace.passwords import verify_password
+from agritrace.trace.passwords import needs_rehash, rehash, verify_password
 from agritrace.trace.registry import get_facility
 from agritrace.trace.validation import check_text, parse_positive_int
 
@@ -64,6 +64,7 @@ __all__ = [
     "list_tokens",
     "list_users",
     "normal_username",
+    "operator_facility",
     "raise_locked_out",
     "refuse_throttled",
     "revoke_token",
@@ -200,6 +201,10 @@ def sign_in(
     client) pair at :data:`MAX_FAILED_SIGN_INS`, so that a stranger reaches this ceiling only
     from many clients.)
 
+    A password hash made with older scrypt parameters is replaced by one with the current
+    parameters (:func:`~agritrace.trace.passwords.needs_rehash`), unless the password was
+    changed meanwhile.
+
     Raises SignInFailedError (wrong name or password, or an inactive account: one message for
     all) or LockedOutError (with ``retry_after``) while the account is locked.
     """
@@ -223,6 +228,12 @@ def sign_in(
         session.execute(
             update(User).where(User.id == reserved[0]).values(failed_logins=0, locked_until=None)
         )
+        if needs_rehash(reserved[1]):  # older scrypt parameters: store the current ones
+            session.execute(
+                update(User)
+                .where(User.id == reserved[0], User.password_hash == reserved[1])
+                .values(password_hash=rehash(password))
+            )
         session.commit()
         return get_user(session, reserved[0])
     session.execute(
@@ -275,6 +286,14 @@ def check_facility(user: User, facility: Facility) -> None:
     """
     if user.role is Role.OPERATOR and user.facility_id != facility.id:
         raise PermissionDeniedError(key="facility.not_yours", facility=facility.code)
+
+
+def operator_facility(user: User) -> Facility:
+    """The facility ``user`` acts for: PermissionDeniedError for a user bound to none
+    (inspectors and administrators; an operator always has one, a CHECK constraint)."""
+    if user.facility is None:
+        raise PermissionDeniedError(key="access.role_may_not")
+    return user.facility
 
 
 # -- API tokens -----------------------------------------------------------------------------

@@ -11,10 +11,12 @@ from __future__ import annotations
 
 import datetime as dt
 from dataclasses import dataclass
+from pathlib import Path
 
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from sqlalchemy.orm import Session
 
+from agritrace.errors import ConflictError
 from agritrace.stamps import claims
 from agritrace.stamps.codec import sign_stamp
 from agritrace.trace import claiming, events, issuance, recalls, registry, scans
@@ -256,6 +258,7 @@ def seed(
     prefix: str,
     stamp_signer: tuple[int, Ed25519PrivateKey],
     now: dt.datetime,
+    publish_to: Path | None = None,
 ) -> DemoStamps:
     """Fill an empty instance with the sample and return stamp URLs to try. Signs no
     checkpoint: call it inside :meth:`agritrace.runtime.Runtime.write`, which does."""
@@ -298,7 +301,8 @@ def seed(
             place=None,
             now=now - dt.timedelta(hours=30 - n),
         )
-    assert dried.claim_key is not None  # issued with claim codes above
+    if dried.claim_key is None:  # issued with claim codes above
+        raise ConflictError(f"the demo batch of {DRIED} has no claim codes")
     right = claims.claim_code(bytes.fromhex(dried.claim_key), suspicious_serial)
     for n, province in enumerate(("Bắc Ninh", "Thành phố Hồ Chí Minh")):
         claiming.claim_stamp(

@@ -64,7 +64,7 @@ def _object(value: object, field: str, event: int | None) -> dict[str, Any]:
     _expect(value, _OBJECT, field, event)
     if not isinstance(value, dict):
         _expect([], _OBJECT, field, event)  # null where an object must be: the same message
-    assert isinstance(value, dict)
+        raise TypeError("unreachable: _expect raised")  # pragma: no cover
     return value
 
 

@@ -70,6 +70,10 @@ class RuleBrokenError(VerificationError):
             rule=rule.value,
             subject=subject,
         )
+        # Typed facts, declared above and set here (the same values are in ``facts``).
+        self.index = index
+        self.rule = rule.value
+        self.subject = subject
 
 
 def entry_field(entry: Mapping[str, Any], *path: str | int) -> Any:

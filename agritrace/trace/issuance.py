@@ -29,7 +29,8 @@ from agritrace.ledger import store
 from agritrace.ledger.store import NewEntry
 from agritrace.stamps import claims
 from agritrace.stamps.codec import MAX_SERIAL, sign_serials
-from agritrace.stamps.printing import PrintItem, make_print_items
+from agritrace.stamps.printing import PrintItem
+from agritrace.stamps.signing import make_print_items
 from agritrace.trace.locks import lock_lot, share_facilities
 from agritrace.trace.models import (
     FacilityStatus,

@@ -1,7 +1,9 @@
 """Password hashing with scrypt (RFC 7914), from the standard library.
 
 Hashes are self-describing strings ``scrypt$N$r$p$salt$hash`` (base64), so the cost can be
-raised later without breaking stored hashes. Passwords are never logged or returned.
+raised later without breaking stored hashes: :func:`needs_rehash` tells a hash made with
+other parameters, and sign-in then stores a fresh one. Passwords are never logged or
+returned.
 """
 
 from __future__ import annotations
@@ -13,7 +15,14 @@ import secrets
 
 from agritrace.errors import InvalidInputError
 
-__all__ = ["MIN_PASSWORD_LEN", "check_password_strength", "hash_password", "verify_password"]
+__all__ = [
+    "MIN_PASSWORD_LEN",
+    "check_password_strength",
+    "hash_password",
+    "needs_rehash",
+    "rehash",
+    "verify_password",
+]
 
 MIN_PASSWORD_LEN = 10
 _N, _R, _P = 2**14, 8, 1
@@ -35,6 +44,12 @@ def check_password_strength(password: str) -> None:
 
 def hash_password(password: str) -> str:
     check_password_strength(password)
+    return rehash(password)
+
+
+def rehash(password: str) -> str:
+    """A hash of ``password`` (already verified) with the current parameters; no strength
+    check, so an older account whose password predates the rules can still sign in."""
     salt = secrets.token_bytes(16)
     digest = hashlib.scrypt(
         password.encode("utf-8"), salt=salt, n=_N, r=_R, p=_P, dklen=_DKLEN, maxmem=64 << 20
@@ -62,3 +77,15 @@ def verify_password(password: str, stored: str) -> bool:
     except (ValueError, TypeError):
         return False
     return hmac.compare_digest(actual, expected)
+
+
+def needs_rehash(stored: str) -> bool:
+    """True if ``stored`` was not made with the current scheme and parameters."""
+    parts = stored.split("$")
+    if len(parts) != 6 or parts[0] != "scrypt":
+        return True
+    try:
+        dklen = len(base64.b64decode(parts[5], validate=True))
+    except ValueError:
+        return True
+    return parts[1:4] != [str(_N), str(_R), str(_P)] or dklen != _DKLEN

@@ -33,11 +33,10 @@ from typing import Any
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
 from flask import Flask, Response, current_app, g
 from sqlalchemy import Engine
-from sqlalchemy.exc import OperationalError
 from sqlalchemy.orm import Session, sessionmaker
 
 from agritrace.config import Settings
-from agritrace.db import DirectStatements, is_sqlite, make_engine, make_sessionmaker, sqlite_path
+from agritrace.db import DirectStatements, is_sqlite, make_engine, make_sessionmaker
 from agritrace.errors import AgritraceError, StorageUnavailableError
 from agritrace.keys import INDEX_FILE, KeyInfo, KeyPurpose, KeyRing, read_public_keys
 from agritrace.runtime import Runtime
@@ -204,22 +203,9 @@ def _close_session(_error: BaseException | None) -> None:
 
 
 def _check_schema(engine: Engine) -> None:
-    from agritrace.migrations import current_revision, head_revision
+    from agritrace.migrations import check_schema
 
-    path = sqlite_path(engine)
-    if path is not None and not path.exists():
-        raise StorageUnavailableError(
-            f"no database at {path}: run 'agritrace init' (or set AGRITRACE_INSTANCE)"
-        )
-    try:
-        current = current_revision(engine)
-    except OperationalError as exc:
-        raise StorageUnavailableError(f"cannot open the database: {exc.orig}") from exc
-    if current != head_revision():
-        raise StorageUnavailableError(
-            f"the database schema is at revision {current}, this agritrace needs "
-            f"{head_revision()}: run 'agritrace init'"
-        )
+    check_schema(engine)
 
 
 def _static_version() -> str:

@@ -22,7 +22,7 @@ from agritrace.keys import KeyPurpose
 from agritrace.trace import access, registry
 from agritrace.trace.models import CertificateScheme, Role
 from agritrace.web import db, ring, state
-from agritrace.web.auth import current_user, protect, require
+from agritrace.web.auth import protect, require, signed_in_user
 from agritrace.web.views import attempt, form_text
 
 __all__ = ["TOKENS_PAGE", "bp"]
@@ -157,8 +157,7 @@ def add_user() -> ResponseReturnValue:
 @bp.post("/users/<int:user_id>")
 @admin_only
 def update_user(user_id: int) -> ResponseReturnValue:
-    actor = current_user()
-    assert actor is not None
+    actor = signed_in_user()
     try:
         access.update_user(
             db(),
@@ -234,8 +233,7 @@ def tokens() -> ResponseReturnValue:
 @bp.post("/tokens/<int:token_id>/revoke")
 @admin_only
 def revoke_token(token_id: int) -> ResponseReturnValue:
-    actor = current_user()
-    assert actor is not None
+    actor = signed_in_user()
     before = _before(form_text(request.form, "before", limit=20))
     reason = form_text(request.form, "reason", limit=access.REVOKE_REASON_MAX + 100)
     try:

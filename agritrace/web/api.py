@@ -180,8 +180,7 @@ def _amounts(body: dict[str, Any], name: str) -> list[events.LotAmount]:
     for item in raw:
         if not isinstance(item, dict):
             raise InvalidInputError(f"each of {name} must be an object", field=name)
-        lot_ref = _text(item, "lot")
-        assert lot_ref is not None
+        lot_ref = _text(item, "lot") or ""  # required: _text raised if it is missing
         found.append(
             events.LotAmount(lot_ref, _text(item, "quantity"), _text(item, "unit", required=False))
         )
@@ -251,8 +250,7 @@ def lots() -> Response:
 @token(Role.OPERATOR)
 def create_lot() -> Response:
     body = _body()
-    facility = _user().facility
-    assert facility is not None
+    facility = access.operator_facility(_user())
     facility_code = facility.code
 
     def create() -> Lot:
@@ -370,8 +368,7 @@ def list_events() -> Response:
 @token(Role.OPERATOR)
 def record_event() -> Response:
     body = _body()
-    facility = _user().facility
-    assert facility is not None
+    facility = access.operator_facility(_user())
     zone = state().settings.zone
     kind = _text(body, "step") or ""
     time_text = _text(body, "event_time") or ""
@@ -451,8 +448,7 @@ def capture() -> Response:
         except (ValueError, UnicodeDecodeError) as exc:
             raise InvalidInputError(f"the body is not JSON: {exc}") from exc
         check_document(document)
-        assert user.facility is not None
-        own = events.facility_uri(user.facility)
+        own = events.facility_uri(access.operator_facility(user))
         if _has_master_data(document):
             raise PermissionDeniedError(
                 "an operator's capture carries events only, no master data: register "

@@ -113,6 +113,15 @@ def safe_next(raw: str | None) -> str | None:
     return raw
 
 
+def signed_in_user() -> User:
+    """The signed-in user of a view behind :func:`require` (PermissionDeniedError if none,
+    which :func:`require` already rules out)."""
+    user = current_user()
+    if user is None:
+        raise PermissionDeniedError(key="access.role_may_not")
+    return user
+
+
 def require(*roles: Role) -> Callable[[F], F]:
     """Let a view run only for a signed-in user with one of ``roles``.
 
@@ -236,8 +245,7 @@ def account() -> ResponseReturnValue:
 def _account_page(
     *, new_token: access.NewToken | None, error: AgritraceError | None, status: int = 200
 ) -> ResponseReturnValue:
-    user = current_user()
-    assert user is not None
+    user = signed_in_user()
     tokens = access.list_tokens(db(), user=user)
     settings = current_app.extensions["agritrace"].settings
     page = render_template(
@@ -255,8 +263,7 @@ def _account_page(
 @bp.post("/account/tokens")
 @require(Role.OPERATOR, Role.INSPECTOR, Role.ADMIN)
 def create_token() -> ResponseReturnValue:
-    user = current_user()
-    assert user is not None
+    user = signed_in_user()
     try:
         settings = current_app.extensions["agritrace"].settings
         made = access.create_token(
@@ -276,8 +283,7 @@ def create_token() -> ResponseReturnValue:
 @bp.post("/account/tokens/<int:token_id>/revoke")
 @require(Role.OPERATOR, Role.INSPECTOR, Role.ADMIN)
 def revoke_token(token_id: int) -> ResponseReturnValue:
-    user = current_user()
-    assert user is not None
+    user = signed_in_user()
     access.revoke_token(db(), token_id=token_id, actor=user, now=utcnow())
     return redirect(url_for("auth.account"), 303)
 

@@ -28,7 +28,7 @@ from agritrace.ledger.commitment import is_sealed
 from agritrace.trace import access, disclosure, events, journal, overview, recalls, registry
 from agritrace.trace.models import Certificate, Role
 from agritrace.web import db, ring, state
-from agritrace.web.auth import current_user, protect, require
+from agritrace.web.auth import protect, require, signed_in_user
 from agritrace.web.charts import bar_chart
 from agritrace.web.views import (
     attempt,
@@ -128,8 +128,7 @@ def _audit_in_background(app: Flask, run_id: int) -> None:
 @bp.post("/audit")
 @inspector
 def start_audit() -> ResponseReturnValue:
-    user = current_user()
-    assert user is not None
+    user = signed_in_user()
     session = db()
     run = access.start_audit_run(
         session, by=user.username, target_size=store.head(session).size, now=utcnow()

@@ -6,6 +6,7 @@ import io
 import re
 import subprocess
 import xml.etree.ElementTree as ET
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import pytest
@@ -14,18 +15,18 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from PIL import Image, ImageDraw
 
 from agritrace.errors import InvalidInputError
-from agritrace.stamps import printing
+from agritrace.stamps import printing, signing
 from agritrace.stamps.codec import short_code, sign_stamp, verify_code
 from agritrace.stamps.printing import (
     LabelLayout,
     PrintItem,
-    make_print_items,
     render_pdf,
     render_png,
     render_svg,
     svg_text,
     write_csv,
 )
+from agritrace.stamps.signing import make_print_items
 from tests.stamps.conftest import PREFIX, QR_ONLY, require_tool
 from tests.support import unavailable
 
@@ -148,6 +149,30 @@ def test_pdf_is_deterministic_and_the_parallel_path_gives_the_same_bytes(
     again = io.BytesIO()
     render_pdf(items, again, workers=1)
     assert again.getvalue() == serial.getvalue()
+
+
+def test_threads_render_at_once_without_touching_reportlab_settings(
+    stamp_key: Ed25519PrivateKey,
+) -> None:
+    # The old code switched reportlab's global rl_config.useA85 off and on around each save:
+    # with threaded workers one render could restore it while another was saving.
+    from reportlab import rl_config
+
+    items = items_for(stamp_key, 500, 40)
+    reference = io.BytesIO()
+    render_pdf(items, reference, workers=1)
+    setting = rl_config.useA85
+
+    def render(_: int) -> bytes:
+        out = io.BytesIO()
+        render_pdf(items, out, workers=1)
+        return out.getvalue()
+
+    with ThreadPoolExecutor(4) as pool:
+        outputs = list(pool.map(render, range(8)))
+    assert rl_config.useA85 == setting == 0
+    assert all(output == reference.getvalue() for output in outputs)
+    assert b"ASCII85Decode" not in reference.getvalue()
 
 
 @pytest.mark.parametrize("module_mm", [0.0, 0.2, 0.39])
@@ -331,8 +356,8 @@ def test_parallel_signing_gives_the_same_items_in_order(
     serial = list(
         make_print_items(100, 60, key_id=2, private_key=stamp_key, prefix=PREFIX, workers=1)
     )
-    monkeypatch.setattr(printing, "PARALLEL_MIN_ITEMS", 10)
-    monkeypatch.setattr(printing, "_SIGN_CHUNK", 7)
+    monkeypatch.setattr(signing, "PARALLEL_MIN_SERIALS", 10)
+    monkeypatch.setattr(signing, "_SIGN_CHUNK", 7)
     parallel = list(
         make_print_items(100, 60, key_id=2, private_key=stamp_key, prefix=PREFIX, workers=2)
     )

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import base64
 import datetime as dt
 import hashlib
 
@@ -9,7 +10,7 @@ import pytest
 from sqlalchemy.orm import Session
 
 from agritrace.errors import ConflictError, InvalidInputError, NotFoundError, PermissionDeniedError
-from agritrace.trace import access, registry
+from agritrace.trace import access, passwords, registry
 from agritrace.trace.models import User
 from tests.trace.factories import certified_lot
 
@@ -35,6 +36,49 @@ def test_sign_in_returns_the_user_and_resets_failures(session: Session, now: dt.
     assert user.failed_logins == 1
     assert access.sign_in(session, " MAI ", PASSWORD, now=now).id == user.id
     assert user.failed_logins == 0
+
+
+def _old_hash(password: str, n: int = 2**10) -> str:
+    salt = b"0123456789abcdef"
+    digest = hashlib.scrypt(password.encode(), salt=salt, n=n, r=8, p=1, dklen=32, maxmem=64 << 20)
+    return f"scrypt${n}$8$1${base64.b64encode(salt).decode()}${base64.b64encode(digest).decode()}"
+
+
+def test_sign_in_rehashes_a_password_stored_with_older_scrypt_parameters(
+    session: Session, now: dt.datetime
+) -> None:
+    user = _user(session)
+    old = _old_hash(PASSWORD)
+    user.password_hash = old
+    session.commit()
+    with pytest.raises(access.SignInFailedError):
+        access.sign_in(session, "mai", "wrong password", now=now)
+    session.refresh(user)
+    assert user.password_hash == old  # a wrong password changes nothing
+    access.sign_in(session, "mai", PASSWORD, now=now)
+    session.refresh(user)
+    assert user.password_hash != old
+    assert user.password_hash.startswith("scrypt$16384$8$1$")
+    assert not passwords.needs_rehash(user.password_hash)
+    current = user.password_hash
+    access.sign_in(session, "mai", PASSWORD, now=now)  # current parameters: kept as they are
+    session.refresh(user)
+    assert user.password_hash == current
+
+
+@pytest.mark.parametrize(
+    ("stored", "expected"),
+    [
+        (_old_hash("x" * 12), True),
+        (_old_hash("x" * 12, n=2**15), True),
+        ("pbkdf2$1$2$3$4$5", True),
+        ("garbage", True),
+        ("scrypt$16384$8$1$AAAA$!!!", True),
+    ],
+)
+def test_needs_rehash_for_other_parameters_or_schemes(stored: str, expected: bool) -> None:
+    assert passwords.needs_rehash(stored) is expected
+    assert not passwords.needs_rehash(passwords.hash_password("x" * 12))
 
 
 def test_the_account_ceiling_locks_for_fifteen_minutes(session: Session, now: dt.datetime) -> None:

@@ -20,6 +20,7 @@ import pytest
 from flask import Flask
 
 from agritrace.db import utcnow
+from agritrace.stamps.codec import Stamp
 from agritrace.trace import access
 from agritrace.web.inspect import AUDIT_THREADS
 from tests.web.people import FACILITY_A, FACILITY_B, ROLES, People, build_people
@@ -108,6 +109,11 @@ def _processing(p: People) -> dict[str, str]:
         "inputs": f"{FACILITY_A}/{source}=10 kg",
         "outputs": f"{FACILITY_A}/{output}=5 kg",
     }
+
+
+def _stamp_of_a(p: People) -> int:
+    """The serial of a fresh stamp of facility A's lot."""
+    return Stamp.from_text(p.site.fresh_code()).serial
 
 
 ROUTES = [
@@ -361,6 +367,21 @@ ROUTES = [
         A | ADMIN,
         raw=lambda p: p.capture_document(p.lot_a),
     ),
+    Route("flagged stamps", "GET", lambda p: "/inspect/stamps", SUPERVISORS),
+    Route(
+        "review a stamp (inspector)",
+        "POST",
+        lambda p: f"/inspect/stamps/{_stamp_of_a(p)}/review",
+        SUPERVISORS,
+        form=lambda p: {"decision": "cleared", "reason": "probe"},
+    ),
+    Route(
+        "review A's stamp",
+        "POST",
+        lambda p: f"/portal/scans/{_stamp_of_a(p)}/review",
+        A,
+        form=lambda p: {"decision": "cleared", "reason": "probe"},
+    ),
     Route("api recalls", "GET", lambda p: "/api/v1/recalls", SUPERVISORS),
     Route(
         "api recall",
@@ -430,3 +451,59 @@ def test_exactly_the_allowed_roles_succeed(people: People, route: Route, role: s
     else:
         assert response.status_code in (403, 404, 409), f"{response.status_code} {body}"
     assert response.status_code < 500
+
+
+#: Rules that are open to everyone by design and so have no row in ROUTES (each role is
+#: treated alike there: the public pages have their own tests). Any other rule of the app
+#: must appear in ROUTES, so a new route cannot ship without its access rule being tested.
+PUBLIC_RULES: frozenset[tuple[str, str]] = frozenset(
+    {
+        ("/", "GET"),
+        ("/check", "GET"),
+        ("/healthz", "GET"),
+        ("/problems/<slug>", "GET"),
+        ("/sign-in", "POST"),
+        ("/sign-out", "POST"),
+        ("/s/", "GET"),
+        ("/s/<path:code>", "GET"),
+        ("/s/<path:code>", "POST"),
+        ("/S/", "GET"),
+        ("/S/<path:code>", "GET"),
+        ("/S/<path:code>", "POST"),
+        ("/.well-known/agritrace/keys.json", "GET"),
+        ("/.well-known/agritrace/revocations.json", "GET"),
+        ("/ledger/checkpoint", "GET"),
+        ("/ledger/proof/consistency", "GET"),
+        ("/ledger/proof/inclusion", "GET"),
+    }
+)
+
+
+def _rules(app: Flask) -> set[tuple[str, str]]:
+    return {
+        (rule.rule, method)
+        for rule in app.url_map.iter_rules()
+        if rule.endpoint != "static"
+        for method in rule.methods or ()
+        if method not in {"HEAD", "OPTIONS"}
+    }
+
+
+def _covered(people: People) -> set[tuple[str, str]]:
+    adapter = people.site.app.url_map.bind("localhost")
+    found = set()
+    for route in ROUTES:
+        path = route.path_for(people, "admin") if route.path_for else route.path(people)
+        rule, _ = adapter.match(path.split("?")[0], method=route.method, return_rule=True)
+        found.add((rule.rule, route.method))
+    return found
+
+
+def test_every_route_of_the_app_has_an_access_rule_in_the_matrix(people: People) -> None:
+    # The matrix above is every role x every entry of ROUTES; here ROUTES is checked
+    # against app.url_map, so a route that no rule covers fails the suite.
+    covered = _covered(people)
+    rules = _rules(people.site.app)
+    uncovered = sorted(rules - covered - PUBLIC_RULES)
+    assert uncovered == [], "\n".join(f"{rule} {method}" for rule, method in uncovered)
+    assert sorted(PUBLIC_RULES - rules) == []  # no stale exemption
