@@ -35,6 +35,7 @@ from agritrace.trace.epcis_shape import check_document
 from agritrace.trace.event_models import Step
 from agritrace.trace.models import Lot, Role, User
 from agritrace.trace.validation import check_json_depth
+from agritrace.web import api_shapes as shapes
 from agritrace.web import db, ring, sign_checkpoint, state
 from agritrace.web.openapi import openapi_document
 from agritrace.web.views import export_lot, export_range, export_response, print_batch
@@ -144,48 +145,22 @@ def _page(items: list[Any], record: Callable[[Any], dict[str, Any]], limit: int)
     )
 
 
-def _body() -> dict[str, Any]:
-    data = request.get_json(silent=True)
-    if not isinstance(data, dict):
-        raise InvalidInputError("the body must be a JSON object (Content-Type: application/json)")
-    return data
+def _body(model: type[shapes.RequestModel]) -> shapes.RequestModel:
+    return shapes.parse_body(model, request.get_json(silent=True))
 
 
-def _text(body: dict[str, Any], name: str, *, required: bool = True) -> str | None:
-    value = body.get(name)
-    if value is None:
-        if required:
-            raise InvalidInputError(f"{name} is required", field=name)
-        return None
-    if isinstance(value, bool) or not isinstance(value, str | int):
-        raise InvalidInputError(f"{name} must be a string", field=name)
-    text = str(value)
-    if "\x00" in text or len(text) > 2000:
-        raise InvalidInputError(f"{name} is not valid text", field=name)
-    return text
-
-
-def _flag(body: dict[str, Any], name: str, default: bool) -> bool:
-    value = body.get(name, default)
-    if not isinstance(value, bool):
-        raise InvalidInputError(f"{name} must be true or false", field=name)
-    return value
-
-
-def _amounts(body: dict[str, Any], name: str) -> list[events.LotAmount]:
-    raw = body.get(name)
-    if not isinstance(raw, list) or not raw or len(raw) > 100:
-        raise InvalidInputError(f"{name} must be a list of 1 to 100 lot amounts", field=name)
-    found = []
-    for item in raw:
-        if not isinstance(item, dict):
-            raise InvalidInputError(f"each of {name} must be an object", field=name)
-        lot_ref = _text(item, "lot")
-        assert lot_ref is not None
-        found.append(
-            events.LotAmount(lot_ref, _text(item, "quantity"), _text(item, "unit", required=False))
+def _amounts(given: list[shapes.LotAmount] | None, name: str) -> list[events.LotAmount]:
+    if given is None:
+        raise InvalidInputError(
+            f"{name} must be a list of 1 to {shapes.MAX_AMOUNTS} lot amounts", field=name
         )
-    return found
+    return [events.LotAmount(item.lot, item.quantity, item.unit) for item in given]
+
+
+def _required(value: str | None, name: str) -> str:
+    if value is None:
+        raise InvalidInputError(f"{name} is required", field=name)
+    return value
 
 
 def _created(body: dict[str, Any], location: str) -> Response:
@@ -252,7 +227,7 @@ def lots() -> Response:
 @bp.post("/lots")
 @token(Role.OPERATOR)
 def create_lot() -> Response:
-    body = _body()
+    body = _body(shapes.NewLot)
     facility = _user().facility
     assert facility is not None
     facility_code = facility.code
@@ -261,16 +236,16 @@ def create_lot() -> Response:
         return registry.create_lot(
             db(),
             facility_code=facility_code,
-            product_code=_text(body, "product") or "",
-            code=_text(body, "code") or "",
-            units=_text(body, "units") or "",
-            quantity=_text(body, "quantity") or "",
-            quantity_unit=_text(body, "quantity_unit") or "",
-            harvest_date=_text(body, "harvest_date") or "",
-            origin_area=_text(body, "origin_area") or "",
-            pack_date=_text(body, "pack_date", required=False) or None,
-            latitude=_text(body, "latitude", required=False) or None,
-            longitude=_text(body, "longitude", required=False) or None,
+            product_code=body.product,
+            code=body.code,
+            units=body.units,
+            quantity=body.quantity,
+            quantity_unit=body.quantity_unit,
+            harvest_date=body.harvest_date,
+            origin_area=body.origin_area,
+            pack_date=body.pack_date or None,
+            latitude=body.latitude or None,
+            longitude=body.longitude or None,
         )
 
     lot = _write(create)
@@ -313,11 +288,11 @@ def batches() -> Response:
 @bp.post("/batches")
 @token(Role.OPERATOR)
 def issue_batch() -> Response:
-    body = _body()
-    target = _lot(_text(body, "lot") or "")
+    body = _body(shapes.NewBatch)
+    target = _lot(body.lot)
     ref = f"{target.facility.code}/{target.code}"
-    count = _text(body, "count") or ""
-    claim_codes = _flag(body, "claim_codes", False)
+    count = body.count
+    claim_codes = body.claim_codes
 
     def issue() -> Any:
         key_id = ring().active(KeyPurpose.STAMP).key_id
@@ -371,12 +346,12 @@ def list_events() -> Response:
 @bp.post("/events")
 @token(Role.OPERATOR)
 def record_event() -> Response:
-    body = _body()
+    body = _body(shapes.NewEvent)
     facility = _user().facility
     assert facility is not None
     zone = state().settings.zone
-    kind = _text(body, "step") or ""
-    time_text = _text(body, "event_time") or ""
+    kind = body.step
+    time_text = body.event_time
 
     def record() -> events.RecordedEvent:
         moment = events.parse_event_time(time_text, zone=zone)
@@ -385,24 +360,24 @@ def record_event() -> Response:
                 db(),
                 facility_code=facility.code,
                 event_time=moment,
-                inputs=_amounts(body, "inputs"),
-                outputs=_amounts(body, "outputs"),
-                certified=_flag(body, "certified", False),
-                note=_text(body, "note", required=False),
+                inputs=_amounts(body.inputs, "inputs"),
+                outputs=_amounts(body.outputs, "outputs"),
+                certified=body.certified,
+                note=body.note,
             )
         return events.record_event(
             db(),
             step=kind,
-            lot_ref=_text(body, "lot") or "",
+            lot_ref=_required(body.lot, "lot"),
             facility_code=facility.code,
             event_time=moment,
-            quantity=_text(body, "quantity", required=False),
-            unit=_text(body, "unit", required=False),
-            destination=_text(body, "destination", required=False),
-            temperature_c=_text(body, "temperature", required=False),
-            certified=_flag(body, "certified", False),
-            passed=_flag(body, "passed", True),
-            note=_text(body, "note", required=False),
+            quantity=body.quantity,
+            unit=body.unit,
+            destination=body.destination,
+            temperature_c=body.temperature,
+            certified=body.certified,
+            passed=body.passed,
+            note=body.note,
         )
 
     if kind not in {step.value for step in Step}:
@@ -498,9 +473,9 @@ def list_recalls() -> Response:
 @bp.post("/recalls")
 @token(Role.INSPECTOR, Role.ADMIN)
 def recall() -> Response:
-    body = _body()
-    ref = _text(body, "lot") or ""
-    reason = _text(body, "reason") or ""
+    body = _body(shapes.NewRecall)
+    ref = body.lot
+    reason = body.reason
     registry.get_lot(db(), ref)
     done = _write(
         lambda: recalls.recall_lot(

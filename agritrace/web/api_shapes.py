@@ -1,0 +1,328 @@
+"""Every request and response shape of ``/api/v1``, declared once as pydantic v2 models.
+
+The request models validate bodies (:func:`parse_body`); all models together are the
+``components/schemas`` of the generated OpenAPI document (``web/openapi.py``). Responses are
+still built by the trace layer's ``*_record`` functions, whose keys these models describe
+(schemathesis checks every response against them). See docs/adr/0015-api-shapes.md.
+
+Bodies are JSON objects whose values are strings; numbers are accepted where text is meant
+(``"units": 5``). A bad value gives the same one-line English message the hand-written checks
+gave (``lot is required``, ``certified must be true or false``, ...).
+"""
+
+from __future__ import annotations
+
+from typing import Annotated, Any, Generic, Literal, TypeVar
+
+from pydantic import (
+    BaseModel,
+    BeforeValidator,
+    ConfigDict,
+    Field,
+    ValidationError,
+    ValidationInfo,
+    WithJsonSchema,
+)
+from pydantic_core import PydanticCustomError
+
+from agritrace.errors import InvalidInputError
+
+__all__ = [
+    "MAX_AMOUNTS",
+    "MAX_TEXT",
+    "SCHEMA_MODELS",
+    "NewBatch",
+    "NewEvent",
+    "NewLot",
+    "NewRecall",
+    "parse_body",
+]
+
+#: Longest text value a body may carry.
+MAX_TEXT = 2000
+#: Most lot amounts one transformation may list.
+MAX_AMOUNTS = 100
+
+_ERROR = "agritrace"
+
+
+def _fail(message: str) -> PydanticCustomError:
+    return PydanticCustomError(_ERROR, message)
+
+
+def _optional_text(value: object, info: ValidationInfo) -> str | None:
+    name = info.field_name
+    if value is None:
+        return None
+    if isinstance(value, bool) or not isinstance(value, str | int):
+        raise _fail(f"{name} must be a string")
+    text = str(value)
+    if "\x00" in text or len(text) > MAX_TEXT:
+        raise _fail(f"{name} is not valid text")
+    return text
+
+
+def _required_text(value: object, info: ValidationInfo) -> str:
+    text = _optional_text(value, info)
+    if text is None:
+        raise _fail(f"{info.field_name} is required")
+    return text
+
+
+def _flag(value: object, info: ValidationInfo) -> bool:
+    if not isinstance(value, bool):
+        raise _fail(f"{info.field_name} must be true or false")
+    return value
+
+
+def _amount_list(value: object, info: ValidationInfo) -> object:
+    name = info.field_name
+    if not isinstance(value, list) or not value or len(value) > MAX_AMOUNTS:
+        raise _fail(f"{name} must be a list of 1 to {MAX_AMOUNTS} lot amounts")
+    if not all(isinstance(item, dict) for item in value):
+        raise _fail(f"each of {name} must be an object")
+    return value
+
+
+_STRING_OR_INT = WithJsonSchema({"type": ["string", "integer"]})
+Text = Annotated[str, BeforeValidator(_required_text)]
+OptionalText = Annotated[str | None, BeforeValidator(_optional_text)]
+Count = Annotated[str, BeforeValidator(_required_text), _STRING_OR_INT]
+Flag = Annotated[bool, BeforeValidator(_flag)]
+_DATE = WithJsonSchema({"type": "string", "format": "date"})
+Date = Annotated[str, BeforeValidator(_required_text), _DATE]
+OptionalDate = Annotated[
+    str | None, BeforeValidator(_optional_text), Field(json_schema_extra={"format": "date"})
+]
+
+
+class _Request(BaseModel):
+    model_config = ConfigDict(extra="ignore", frozen=True)
+
+
+# -- requests --------------------------------------------------------------------------------
+
+
+class NewLot(_Request):
+    product: Text
+    code: Text
+    units: Count
+    quantity: Text
+    quantity_unit: Text
+    harvest_date: Date
+    origin_area: Text
+    pack_date: OptionalDate = None
+    latitude: OptionalText = None
+    longitude: OptionalText = None
+
+
+class NewBatch(_Request):
+    lot: Text
+    count: Count
+    claim_codes: Flag = Field(
+        default=False,
+        description="give each stamp a claim code for a scratch-off layer (printed in the "
+        "PDF labels and the CSV's claim_code column)",
+    )
+
+
+class LotAmount(_Request):
+    lot: Text
+    quantity: Text
+    unit: OptionalText = None
+
+
+Amounts = Annotated[list[LotAmount] | None, BeforeValidator(_amount_list)]
+StepName = Literal[
+    "harvest", "packing", "cooling", "storing", "shipping", "receiving", "inspecting",
+    "processing",
+]  # fmt: skip
+
+
+class NewEvent(_Request):
+    """An ObjectEvent for `lot`, or (step processing) a TransformationEvent from `inputs` to
+    `outputs`. Always recorded by the token's facility."""
+
+    step: Annotated[Text, WithJsonSchema({"enum": list(StepName.__args__)})]
+    event_time: Annotated[Text, WithJsonSchema({"type": "string", "format": "date-time"})]
+    lot: OptionalText = None
+    quantity: OptionalText = None
+    unit: OptionalText = None
+    destination: OptionalText = None
+    temperature: OptionalText = None
+    certified: Flag = False
+    passed: Flag = True
+    note: OptionalText = None
+    inputs: Amounts = None
+    outputs: Amounts = None
+
+
+class NewRecall(_Request):
+    lot: Text
+    reason: Text
+
+
+RequestModel = TypeVar("RequestModel", bound=_Request)
+
+
+def parse_body(model: type[RequestModel], data: object) -> RequestModel:
+    """``data`` (a decoded JSON body) as ``model``, or InvalidInputError naming the field."""
+    if not isinstance(data, dict):
+        raise InvalidInputError("the body must be a JSON object (Content-Type: application/json)")
+    try:
+        return model.model_validate(data)
+    except ValidationError as exc:
+        error = exc.errors(include_url=False)[0]
+        names = [part for part in error["loc"] if isinstance(part, str)]
+        name = names[-1] if names else "body"
+        message = error["msg"] if error["type"] == _ERROR else f"{name} is required"
+        if error["type"] not in {_ERROR, "missing"}:
+            message = f"{name} is not valid"
+        raise InvalidInputError(message, field=name) from None
+
+
+# -- responses -------------------------------------------------------------------------------
+
+
+class Problem(BaseModel):
+    """RFC 9457 problem details"""
+
+    type: str
+    title: str
+    status: int
+    detail: str | None = None
+    instance: str | None = None
+
+
+class User(BaseModel):
+    id: int
+    username: str
+    role: Literal["admin", "operator", "inspector"]
+    facility: str | None
+    active: bool
+
+
+class Lot(BaseModel):
+    id: int
+    code: str
+    ref: str
+    facility: str
+    product: str
+    units: int
+    quantity: str | None = None
+    quantity_unit: str | None = None
+    harvest_date: Annotated[str | None, Field(json_schema_extra={"format": "date"})] = None
+    pack_date: Annotated[str | None, Field(json_schema_extra={"format": "date"})] = None
+    origin_area: str | None = None
+    latitude: str | None = None
+    longitude: str | None = None
+    status: Literal["active", "recalled"]
+    stamps_issued: int | None = None
+
+
+class Batch(BaseModel):
+    id: int
+    lot: str
+    first_serial: int
+    last_serial: int
+    count: int
+    key_id: int | None = None
+    prefix: str | None = None
+    ledger_index: int
+    created_at: str | None = None
+    claim_codes: bool | None = None
+
+
+class Event(BaseModel):
+    id: int
+    event_id: str
+    ledger_index: int
+    step: str
+    facility: str
+    event_time: str
+    lots: list[dict[str, Any]]
+    other_facility: str | None = None
+    corrected_by: int | None = None
+    correction_reason: str | None = None
+
+
+class Recorded(BaseModel):
+    event_id: str
+    ledger_index: int
+    step: str
+
+
+class CaptureReport(BaseModel):
+    facilities_created: int | None = None
+    lots_created: int | None = None
+    events_recorded: int
+    corrections: int | None = None
+    event_ids: list[str] | None = None
+
+
+class Recall(BaseModel):
+    id: int
+    lot: str
+    recalled_because_of: str | None = None
+    reason: str
+    recalled_at: str | None = None
+    ledger_index: int
+
+
+class Claim(BaseModel):
+    claimed: bool | None = None
+    claimed_on: str | None = None
+    province: str | None = None
+    claimed_twice: bool | None = None
+
+
+class Review(BaseModel):
+    decision: Literal["confirmed", "cleared"] | None = None
+    reason: str | None = None
+    reviewed_at: str | None = None
+
+
+class StampCheck(BaseModel):
+    verdict: Literal["genuine", "recalled", "suspicious", "not_genuine"]
+    reason: str | None = None
+    notes: list[Literal["many-scans", "distant-places"]] | None = Field(
+        default=None,
+        description="signals any client could fake: informational, never the verdict",
+    )
+    claim: Claim | None = Field(
+        default=None, description="null unless the stamp has a scratch-off claim code"
+    )
+    review: Review | None = None
+
+
+Item = TypeVar("Item", bound=BaseModel)
+
+
+class Page(BaseModel, Generic[Item]):
+    items: list[Item]
+    next_cursor: str | None = Field(
+        description="Pass as cursor for the next page; null on the last page."
+    )
+
+
+class LotPage(Page[Lot]):
+    pass
+
+
+class BatchPage(Page[Batch]):
+    pass
+
+
+class EventPage(Page[Event]):
+    pass
+
+
+class RecallPage(Page[Recall]):
+    pass
+
+
+#: Every model the OpenAPI document names in ``components/schemas``.
+SCHEMA_MODELS: tuple[type[BaseModel], ...] = (
+    Problem, User, Lot, LotPage, NewLot, Batch, BatchPage, NewBatch, Event, EventPage,
+    LotAmount, NewEvent, Recorded, CaptureReport, Recall, RecallPage, NewRecall, StampCheck,
+)  # fmt: skip
