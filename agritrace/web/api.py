@@ -16,8 +16,6 @@ server cannot sign (no ``AGRITRACE_KEY_PASSPHRASE``).
 
 from __future__ import annotations
 
-import base64
-import binascii
 import json
 from collections.abc import Callable
 from functools import wraps
@@ -44,8 +42,6 @@ __all__ = ["MAX_CAPTURE_BYTES", "bp"]
 
 bp = Blueprint("api", __name__, url_prefix="/api/v1")
 
-DEFAULT_LIMIT = 50
-MAX_LIMIT = 200
 #: Largest EPCIS document accepted by capture.
 MAX_CAPTURE_BYTES = 4 * 1024 * 1024
 
@@ -108,39 +104,15 @@ def _lot(ref: str) -> Lot:
 
 
 def _page_args() -> tuple[int, int | None]:
-    raw_limit = request.args.get("limit", "")
-    if raw_limit == "":
-        limit = DEFAULT_LIMIT
-    elif (
-        raw_limit.isascii()
-        and raw_limit.isdigit()
-        and len(raw_limit) <= 4
-        and 1 <= int(raw_limit) <= MAX_LIMIT
-    ):
-        limit = int(raw_limit)
-    else:
-        raise InvalidInputError(f"limit must be 1 to {MAX_LIMIT}", parameter="limit")
-    raw_cursor = request.args.get("cursor", "")
-    if not raw_cursor:
-        return limit, None
-    try:
-        text = base64.urlsafe_b64decode(raw_cursor.encode("ascii") + b"==").decode("ascii")
-    except (ValueError, binascii.Error, UnicodeError) as exc:
-        raise InvalidInputError("cursor is not one this API gave", parameter="cursor") from exc
-    if not text.isascii() or not text.isdigit() or len(text) > 18:
-        raise InvalidInputError("cursor is not one this API gave", parameter="cursor")
-    return limit, int(text)
-
-
-def _cursor(last_id: int) -> str:
-    return base64.urlsafe_b64encode(str(last_id).encode("ascii")).decode("ascii").rstrip("=")
+    query = shapes.parse_query(shapes.PageQuery, request.args)
+    return query.limit, query.cursor
 
 
 def _page(items: list[Any], record: Callable[[Any], dict[str, Any]], limit: int) -> Response:
     return jsonify(
         {
             "items": [record(item) for item in items],
-            "next_cursor": _cursor(items[-1].id) if len(items) == limit else None,
+            "next_cursor": shapes.cursor_for(items[-1].id) if len(items) == limit else None,
         }
     )
 

@@ -12,6 +12,9 @@ gave (``lot is required``, ``certified must be true or false``, ...).
 
 from __future__ import annotations
 
+import base64
+import binascii
+from collections.abc import Mapping
 from typing import Annotated, Any, Generic, Literal, TypeVar
 
 from pydantic import (
@@ -35,7 +38,11 @@ __all__ = [
     "NewEvent",
     "NewLot",
     "NewRecall",
+    "PageQuery",
+    "cursor_for",
     "parse_body",
+    "parse_query",
+    "query_parameters",
 ]
 
 #: Longest text value a body may carry.
@@ -162,6 +169,52 @@ class NewRecall(_Request):
     reason: Text
 
 
+#: Page sizes a list accepts (``limit``) and the one it uses without it.
+DEFAULT_LIMIT = 50
+MAX_LIMIT = 200
+_LIMIT_ERROR = f"limit must be 1 to {MAX_LIMIT}"
+_CURSOR_ERROR = "cursor is not one this API gave"
+
+
+def _limit(value: object) -> int:
+    text = value if isinstance(value, str) else ""
+    if text == "":
+        return DEFAULT_LIMIT
+    if text.isascii() and text.isdigit() and len(text) <= 4 and 1 <= int(text) <= MAX_LIMIT:
+        return int(text)
+    raise _fail(_LIMIT_ERROR)
+
+
+def _cursor(value: object) -> int | None:
+    if not value or not isinstance(value, str):
+        return None
+    try:
+        text = base64.urlsafe_b64decode(value.encode("ascii") + b"==").decode("ascii")
+    except (ValueError, binascii.Error, UnicodeError):
+        raise _fail(_CURSOR_ERROR) from None
+    if not text.isascii() or not text.isdigit() or len(text) > 18:  # below 2**63
+        raise _fail(_CURSOR_ERROR)
+    return int(text)
+
+
+def cursor_for(last_id: int) -> str:
+    """The ``cursor`` that continues a list after the record ``last_id``."""
+    return base64.urlsafe_b64encode(str(last_id).encode("ascii")).decode("ascii").rstrip("=")
+
+
+class PageQuery(_Request):
+    """The query of a list: ``limit`` and the ``cursor`` of the previous page."""
+
+    limit: Annotated[
+        int,
+        BeforeValidator(_limit),
+        WithJsonSchema({"type": "integer", "minimum": 1, "maximum": MAX_LIMIT, "default": 50}),
+    ] = DEFAULT_LIMIT
+    cursor: Annotated[int | None, BeforeValidator(_cursor), WithJsonSchema({"type": "string"})] = (
+        None
+    )
+
+
 RequestModel = TypeVar("RequestModel", bound=_Request)
 
 
@@ -179,6 +232,31 @@ def parse_body(model: type[RequestModel], data: object) -> RequestModel:
         if error["type"] not in {_ERROR, "missing"}:
             message = f"{name} is not valid"
         raise InvalidInputError(message, field=name) from None
+
+
+def parse_query(model: type[RequestModel], args: Mapping[str, str]) -> RequestModel:
+    """The query ``args`` as ``model``, or InvalidInputError naming the parameter."""
+    try:
+        return model.model_validate({name: args.get(name, "") for name in model.model_fields})
+    except ValidationError as exc:
+        error = exc.errors(include_url=False)[0]
+        name = str(error["loc"][0])
+        message = error["msg"] if error["type"] == _ERROR else f"{name} is not valid"
+        raise InvalidInputError(message, parameter=name) from None
+
+
+def query_parameters(model: type[BaseModel]) -> tuple[dict[str, Any], ...]:
+    """``model``'s fields as OpenAPI query parameters (none required)."""
+    properties = model.model_json_schema()["properties"]
+    return tuple(
+        {"name": name, "in": "query", "required": False, "schema": _bare(schema)}
+        for name, schema in properties.items()
+    )
+
+
+def _bare(schema: dict[str, Any]) -> dict[str, Any]:
+    """``schema`` without its title and a null default (absent means none in a query)."""
+    return {k: v for k, v in schema.items() if k != "title" and (k, v) != ("default", None)}
 
 
 # -- responses -------------------------------------------------------------------------------

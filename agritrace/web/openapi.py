@@ -41,10 +41,7 @@ def _param(name: str, where: str, schema: dict[str, Any]) -> dict[str, Any]:
     return {"name": name, "in": where, "required": where == "path", "schema": schema}
 
 
-_PAGE = (
-    _param("limit", "query", {"type": "integer", "minimum": 1, "maximum": 200, "default": 50}),
-    _param("cursor", "query", _STRING),
-)
+_PAGE = shapes.query_parameters(shapes.PageQuery)
 _LOT_PATH = (_param("facility_code", "path", _STRING), _param("code", "path", _STRING))
 _BATCH_PATH = (_param("batch_id", "path", _INT),)
 _FILES = {
