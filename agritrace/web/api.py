@@ -462,15 +462,13 @@ def recall() -> Response:
 @bp.get("/exports/<kind>")
 @token(Role.INSPECTOR, Role.ADMIN)
 def export(kind: str) -> Response:
-    lot_ref = request.args.get("lot", "")
-    if kind == "fsma" and not lot_ref:
-        made, name = export_range(
-            request.args.get("from", "")[:20], request.args.get("to", "")[:20]
-        )
+    query = shapes.parse_query(shapes.ExportQuery, request.args)
+    if kind == "fsma" and not query.lot:
+        made, name = export_range(query.from_, query.to)
         return export_response(made, name)
     if kind not in {"epcis", "fsma", "bundle"}:
         raise NotFoundError(f"exports are epcis, fsma or bundle, not {kind[:20]!r}")
-    if not lot_ref:
+    if not query.lot:
         raise InvalidInputError("lot is required", parameter="lot")
-    made, name = export_lot(registry.get_lot(db(), lot_ref[:90]), kind)
+    made, name = export_lot(registry.get_lot(db(), query.lot), kind)
     return export_response(made, name)

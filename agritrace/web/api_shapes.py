@@ -34,6 +34,7 @@ __all__ = [
     "MAX_AMOUNTS",
     "MAX_TEXT",
     "SCHEMA_MODELS",
+    "ExportQuery",
     "NewBatch",
     "NewEvent",
     "NewLot",
@@ -215,6 +216,22 @@ class PageQuery(_Request):
     )
 
 
+def _clipped(size: int) -> BeforeValidator:
+    """A query value cut to ``size`` characters (longer never names anything)."""
+    return BeforeValidator(lambda value: value[:size] if isinstance(value, str) else "")
+
+
+_QUERY_DATE = WithJsonSchema({"type": "string", "format": "date"})
+
+
+class ExportQuery(_Request):
+    """The query of an export: a ``lot``, or (FSMA only) a ``from``/``to`` date range."""
+
+    lot: Annotated[str, _clipped(90)] = ""
+    from_: Annotated[str, _clipped(20), _QUERY_DATE] = Field(default="", alias="from")
+    to: Annotated[str, _clipped(20), _QUERY_DATE] = ""
+
+
 RequestModel = TypeVar("RequestModel", bound=_Request)
 
 
@@ -237,7 +254,8 @@ def parse_body(model: type[RequestModel], data: object) -> RequestModel:
 def parse_query(model: type[RequestModel], args: Mapping[str, str]) -> RequestModel:
     """The query ``args`` as ``model``, or InvalidInputError naming the parameter."""
     try:
-        return model.model_validate({name: args.get(name, "") for name in model.model_fields})
+        names = [field.alias or name for name, field in model.model_fields.items()]
+        return model.model_validate({name: args.get(name, "") for name in names})
     except ValidationError as exc:
         error = exc.errors(include_url=False)[0]
         name = str(error["loc"][0])
@@ -255,8 +273,11 @@ def query_parameters(model: type[BaseModel]) -> tuple[dict[str, Any], ...]:
 
 
 def _bare(schema: dict[str, Any]) -> dict[str, Any]:
-    """``schema`` without its title and a null default (absent means none in a query)."""
-    return {k: v for k, v in schema.items() if k != "title" and (k, v) != ("default", None)}
+    """``schema`` without its title and an empty default (absent means none in a query)."""
+    return {k: v for k, v in schema.items() if k != "title" and (k, v) not in _NO_DEFAULTS}
+
+
+_NO_DEFAULTS = (("default", None), ("default", ""))
 
 
 # -- responses -------------------------------------------------------------------------------

@@ -121,9 +121,7 @@ OPERATIONS: tuple[Operation, ...] = (
     Operation("get", "/exports/{kind}", "export", _FILES,
               "EPCIS document, FSMA 204 CSV (a lot, or from/to dates) or proof bundle",
               parameters=(_param("kind", "path", {"enum": ["epcis", "fsma", "bundle"]}),
-                          _param("lot", "query", _STRING),
-                          _param("from", "query", {"type": "string", "format": "date"}),
-                          _param("to", "query", {"type": "string", "format": "date"})),
+                          *shapes.query_parameters(shapes.ExportQuery)),
               problems=(*_AUTHED, 404, 422, 503),
               description="The file (X-Agritrace-Checkpoint-Size and X-Agritrace-SHA256 name "
               "the checkpoint it was taken at and its hash)"),
