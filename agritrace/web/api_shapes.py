@@ -1,9 +1,9 @@
-"""Every request and response shape of ``/api/v1``, declared once as pydantic v2 models.
+"""Every request shape of ``/api/v1``, declared once as pydantic v2 models.
 
-The request models validate bodies (:func:`parse_body`); all models together are the
-``components/schemas`` of the generated OpenAPI document (``web/openapi.py``). Responses are
-still built by the trace layer's ``*_record`` functions, whose keys these models describe
-(schemathesis checks every response against them). See docs/adr/0015-api-shapes.md.
+The models validate bodies (:func:`parse_body`) and list or export queries
+(:func:`parse_query`); with the answers of ``web/api_answers.py`` they are the
+``components/schemas`` of the generated OpenAPI document (``web/openapi.py``).
+See docs/adr/0015-api-shapes.md.
 
 Bodies are JSON objects whose values are strings; numbers are accepted where text is meant
 (``"units": 5``). A bad value gives the same one-line English message the hand-written checks
@@ -15,7 +15,7 @@ from __future__ import annotations
 import base64
 import binascii
 from collections.abc import Mapping
-from typing import Annotated, Any, Generic, Literal, TypeVar
+from typing import Annotated, Any, Literal, TypeVar
 
 from pydantic import (
     BaseModel,
@@ -33,8 +33,8 @@ from agritrace.errors import InvalidInputError
 __all__ = [
     "MAX_AMOUNTS",
     "MAX_TEXT",
-    "SCHEMA_MODELS",
     "ExportQuery",
+    "LotAmount",
     "NewBatch",
     "NewEvent",
     "NewLot",
@@ -278,150 +278,3 @@ def _bare(schema: dict[str, Any]) -> dict[str, Any]:
 
 
 _NO_DEFAULTS = (("default", None), ("default", ""))
-
-
-# -- responses -------------------------------------------------------------------------------
-
-
-class Problem(BaseModel):
-    """RFC 9457 problem details"""
-
-    type: str
-    title: str
-    status: int
-    detail: str | None = None
-    instance: str | None = None
-
-
-class User(BaseModel):
-    id: int
-    username: str
-    role: Literal["admin", "operator", "inspector"]
-    facility: str | None
-    active: bool
-
-
-class Lot(BaseModel):
-    id: int
-    code: str
-    ref: str
-    facility: str
-    product: str
-    units: int
-    quantity: str | None = None
-    quantity_unit: str | None = None
-    harvest_date: Annotated[str | None, Field(json_schema_extra={"format": "date"})] = None
-    pack_date: Annotated[str | None, Field(json_schema_extra={"format": "date"})] = None
-    origin_area: str | None = None
-    latitude: str | None = None
-    longitude: str | None = None
-    status: Literal["active", "recalled"]
-    stamps_issued: int | None = None
-
-
-class Batch(BaseModel):
-    id: int
-    lot: str
-    first_serial: int
-    last_serial: int
-    count: int
-    key_id: int | None = None
-    prefix: str | None = None
-    ledger_index: int
-    created_at: str | None = None
-    claim_codes: bool | None = None
-
-
-class Event(BaseModel):
-    id: int
-    event_id: str
-    ledger_index: int
-    step: str
-    facility: str
-    event_time: str
-    lots: list[dict[str, Any]]
-    other_facility: str | None = None
-    corrected_by: int | None = None
-    correction_reason: str | None = None
-
-
-class Recorded(BaseModel):
-    event_id: str
-    ledger_index: int
-    step: str
-
-
-class CaptureReport(BaseModel):
-    facilities_created: int | None = None
-    lots_created: int | None = None
-    events_recorded: int
-    corrections: int | None = None
-    event_ids: list[str] | None = None
-
-
-class Recall(BaseModel):
-    id: int
-    lot: str
-    recalled_because_of: str | None = None
-    reason: str
-    recalled_at: str | None = None
-    ledger_index: int
-
-
-class Claim(BaseModel):
-    claimed: bool | None = None
-    claimed_on: str | None = None
-    province: str | None = None
-    claimed_twice: bool | None = None
-
-
-class Review(BaseModel):
-    decision: Literal["confirmed", "cleared"] | None = None
-    reason: str | None = None
-    reviewed_at: str | None = None
-
-
-class StampCheck(BaseModel):
-    verdict: Literal["genuine", "recalled", "suspicious", "not_genuine"]
-    reason: str | None = None
-    notes: list[Literal["many-scans", "distant-places"]] | None = Field(
-        default=None,
-        description="signals any client could fake: informational, never the verdict",
-    )
-    claim: Claim | None = Field(
-        default=None, description="null unless the stamp has a scratch-off claim code"
-    )
-    review: Review | None = None
-
-
-Item = TypeVar("Item", bound=BaseModel)
-
-
-class Page(BaseModel, Generic[Item]):
-    items: list[Item]
-    next_cursor: str | None = Field(
-        description="Pass as cursor for the next page; null on the last page."
-    )
-
-
-class LotPage(Page[Lot]):
-    pass
-
-
-class BatchPage(Page[Batch]):
-    pass
-
-
-class EventPage(Page[Event]):
-    pass
-
-
-class RecallPage(Page[Recall]):
-    pass
-
-
-#: Every model the OpenAPI document names in ``components/schemas``.
-SCHEMA_MODELS: tuple[type[BaseModel], ...] = (
-    Problem, User, Lot, LotPage, NewLot, Batch, BatchPage, NewBatch, Event, EventPage,
-    LotAmount, NewEvent, Recorded, CaptureReport, Recall, RecallPage, NewRecall, StampCheck,
-)  # fmt: skip

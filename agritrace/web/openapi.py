@@ -16,6 +16,7 @@ from typing import Any
 from pydantic import BaseModel
 from pydantic.json_schema import models_json_schema
 
+from agritrace.web import api_answers as answers
 from agritrace.web import api_shapes as shapes
 
 __all__ = ["OPERATIONS", "Operation", "openapi_document"]
@@ -77,45 +78,45 @@ class Operation:
 
 
 OPERATIONS: tuple[Operation, ...] = (
-    Operation("get", "/stamps/{code}", "checkStamp", shapes.StampCheck,
+    Operation("get", "/stamps/{code}", "checkStamp", answers.StampCheck,
               "Verdict and provenance of a stamp code (public; not a scan)",
               parameters=(_param("code", "path", _STRING),), problems=(404, 422, 429),
               public=True),
     Operation("get", "/openapi.json", "openapi", _ANY_JSON,
               "This document (public)", problems=(429,), public=True),
-    Operation("get", "/me", "me", shapes.User, "The token's user"),
-    Operation("get", "/lots", "listLots", shapes.LotPage,
+    Operation("get", "/me", "me", answers.User, "The token's user"),
+    Operation("get", "/lots", "listLots", answers.LotPage,
               "Lots (an operator sees its facility's)", parameters=_PAGE,
               problems=(*_AUTHED, 422)),
-    Operation("post", "/lots", "createLot", shapes.Lot,
+    Operation("post", "/lots", "createLot", answers.Lot,
               "Register a lot at the operator's facility", body=shapes.NewLot,
               problems=_WRITE, status=201),
-    Operation("get", "/lots/{facility_code}/{code}", "getLot", shapes.Lot,
+    Operation("get", "/lots/{facility_code}/{code}", "getLot", answers.Lot,
               parameters=_LOT_PATH, problems=(*_AUTHED, 404, 422)),
-    Operation("get", "/lots/{facility_code}/{code}/events", "listLotEvents", shapes.EventPage,
+    Operation("get", "/lots/{facility_code}/{code}/events", "listLotEvents", answers.EventPage,
               parameters=_LOT_PATH + _PAGE, problems=(*_AUTHED, 404, 422)),
-    Operation("get", "/batches", "listBatches", shapes.BatchPage, parameters=_PAGE,
+    Operation("get", "/batches", "listBatches", answers.BatchPage, parameters=_PAGE,
               problems=(*_AUTHED, 422)),
-    Operation("post", "/batches", "issueBatch", shapes.Batch,
+    Operation("post", "/batches", "issueBatch", answers.Batch,
               "Issue a stamp batch for one of the operator's lots", body=shapes.NewBatch,
               problems=_WRITE, status=201),
-    Operation("get", "/batches/{batch_id}", "getBatch", shapes.Batch, parameters=_BATCH_PATH,
+    Operation("get", "/batches/{batch_id}", "getBatch", answers.Batch, parameters=_BATCH_PATH,
               problems=(*_AUTHED, 404, 422)),
     Operation("get", "/batches/{batch_id}/stamps.{kind}", "printBatch", _STAMP_FILES,
               "The batch's stamps: A4 label sheets (pdf), serial,url (csv) or one PNG per "
               "stamp (zip); for the operator of the lot's facility only",
               parameters=(*_BATCH_PATH, _param("kind", "path", {"enum": ["pdf", "csv", "zip"]})),
               problems=(*_AUTHED, 404, 422, 503), description="The stamps, as a download"),
-    Operation("get", "/events", "listEvents", shapes.EventPage, parameters=_PAGE,
+    Operation("get", "/events", "listEvents", answers.EventPage, parameters=_PAGE,
               problems=(*_AUTHED, 422)),
-    Operation("post", "/events", "recordEvent", shapes.Recorded, body=shapes.NewEvent,
+    Operation("post", "/events", "recordEvent", answers.Recorded, body=shapes.NewEvent,
               problems=_WRITE, status=201),
-    Operation("post", "/events/capture", "captureEpcis", shapes.CaptureReport,
+    Operation("post", "/events/capture", "captureEpcis", answers.CaptureReport,
               "EPCIS 2.0 document capture (all or nothing)", body={"type": "object"},
               problems=_WRITE, status=201),
-    Operation("get", "/recalls", "listRecalls", shapes.RecallPage, parameters=_PAGE,
+    Operation("get", "/recalls", "listRecalls", answers.RecallPage, parameters=_PAGE,
               problems=(*_AUTHED, 422)),
-    Operation("post", "/recalls", "recallLot", shapes.RecallPage,
+    Operation("post", "/recalls", "recallLot", answers.RecallPage,
               "Recall a lot and every lot made from it", body=shapes.NewRecall,
               problems=_WRITE, status=201),
     Operation("get", "/exports/{kind}", "export", _FILES,
@@ -140,13 +141,13 @@ def _responses(op: Operation) -> dict[str, Any]:
     else:
         content = {"application/json": {"schema": _schema(op.answer)}}
     description = "Created" if op.status == 201 else op.description
-    answers: dict[str, Any] = {str(op.status): {"description": description, "content": content}}
+    found: dict[str, Any] = {str(op.status): {"description": description, "content": content}}
     for status in op.problems:
-        answers[str(status)] = {
+        found[str(status)] = {
             "description": _PROBLEMS[status],
-            "content": {"application/problem+json": {"schema": _schema(shapes.Problem)}},
+            "content": {"application/problem+json": {"schema": _schema(answers.Problem)}},
         }
-    return answers
+    return found
 
 
 def _operation(op: Operation) -> dict[str, Any]:
@@ -166,9 +167,18 @@ def _operation(op: Operation) -> dict[str, Any]:
     return found
 
 
+#: Every model the document names in ``components/schemas``.
+_MODELS: tuple[type[BaseModel], ...] = (
+    answers.Problem, answers.User, answers.Lot, answers.LotPage, shapes.NewLot, answers.Batch,
+    answers.BatchPage, shapes.NewBatch, answers.Event, answers.EventPage, shapes.LotAmount,
+    shapes.NewEvent, answers.Recorded, answers.CaptureReport, answers.Recall,
+    answers.RecallPage, shapes.NewRecall, answers.StampCheck,
+)  # fmt: skip
+
+
 @cache
 def _component_schemas() -> dict[str, Any]:
-    pairs = [(model, "validation") for model in shapes.SCHEMA_MODELS]
+    pairs = [(model, "validation") for model in _MODELS]
     _, top = models_json_schema(pairs, ref_template=_REF)  # type: ignore[arg-type]
     return dict(top.get("$defs", {}))
 
