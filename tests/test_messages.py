@@ -36,7 +36,12 @@ WEB_FACING = sorted(
             # invariants.py: the rule replay reports to `ledger verify --rules` only, in English
             if path.name not in {"epcis_import.py", "demo.py", "invariants.py"}
         ),
-        *(path for path in (PACKAGE / "web").glob("*.py") if path.name != "api.py"),
+        # the JSON API and its declared shapes answer in English only (web/api.py docstring)
+        *(
+            path
+            for path in (PACKAGE / "web").glob("*.py")
+            if path.name not in {"api.py", "api_shapes.py"}
+        ),
     ]
 )
 #: (module, function) whose errors never reach a page: start-up checks, before any request.

@@ -16,8 +16,6 @@ server cannot sign (no ``AGRITRACE_KEY_PASSPHRASE``).
 
 from __future__ import annotations
 
-import base64
-import binascii
 import json
 from collections.abc import Callable
 from functools import wraps
@@ -35,6 +33,7 @@ from agritrace.trace.epcis_shape import check_document
 from agritrace.trace.event_models import Step
 from agritrace.trace.models import Lot, Role, User
 from agritrace.trace.validation import check_json_depth
+from agritrace.web import api_shapes as shapes
 from agritrace.web import db, ring, state, write
 from agritrace.web.openapi import openapi_document
 from agritrace.web.views import export_lot, export_range, export_response, print_batch
@@ -43,8 +42,6 @@ __all__ = ["MAX_CAPTURE_BYTES", "bp"]
 
 bp = Blueprint("api", __name__, url_prefix="/api/v1")
 
-DEFAULT_LIMIT = 50
-MAX_LIMIT = 200
 #: Largest EPCIS document accepted by capture.
 MAX_CAPTURE_BYTES = 4 * 1024 * 1024
 
@@ -107,84 +104,35 @@ def _lot(ref: str) -> Lot:
 
 
 def _page_args() -> tuple[int, int | None]:
-    raw_limit = request.args.get("limit", "")
-    if raw_limit == "":
-        limit = DEFAULT_LIMIT
-    elif (
-        raw_limit.isascii()
-        and raw_limit.isdigit()
-        and len(raw_limit) <= 4
-        and 1 <= int(raw_limit) <= MAX_LIMIT
-    ):
-        limit = int(raw_limit)
-    else:
-        raise InvalidInputError(f"limit must be 1 to {MAX_LIMIT}", parameter="limit")
-    raw_cursor = request.args.get("cursor", "")
-    if not raw_cursor:
-        return limit, None
-    try:
-        text = base64.urlsafe_b64decode(raw_cursor.encode("ascii") + b"==").decode("ascii")
-    except (ValueError, binascii.Error, UnicodeError) as exc:
-        raise InvalidInputError("cursor is not one this API gave", parameter="cursor") from exc
-    if not text.isascii() or not text.isdigit() or len(text) > 18:
-        raise InvalidInputError("cursor is not one this API gave", parameter="cursor")
-    return limit, int(text)
-
-
-def _cursor(last_id: int) -> str:
-    return base64.urlsafe_b64encode(str(last_id).encode("ascii")).decode("ascii").rstrip("=")
+    query = shapes.parse_query(shapes.PageQuery, request.args)
+    return query.limit, query.cursor
 
 
 def _page(items: list[Any], record: Callable[[Any], dict[str, Any]], limit: int) -> Response:
     return jsonify(
         {
             "items": [record(item) for item in items],
-            "next_cursor": _cursor(items[-1].id) if len(items) == limit else None,
+            "next_cursor": shapes.cursor_for(items[-1].id) if len(items) == limit else None,
         }
     )
 
 
-def _body() -> dict[str, Any]:
-    data = request.get_json(silent=True)
-    if not isinstance(data, dict):
-        raise InvalidInputError("the body must be a JSON object (Content-Type: application/json)")
-    return data
+def _body(model: type[shapes.RequestModel]) -> shapes.RequestModel:
+    return shapes.parse_body(model, request.get_json(silent=True))
 
 
-def _text(body: dict[str, Any], name: str, *, required: bool = True) -> str | None:
-    value = body.get(name)
-    if value is None:
-        if required:
-            raise InvalidInputError(f"{name} is required", field=name)
-        return None
-    if isinstance(value, bool) or not isinstance(value, str | int):
-        raise InvalidInputError(f"{name} must be a string", field=name)
-    text = str(value)
-    if "\x00" in text or len(text) > 2000:
-        raise InvalidInputError(f"{name} is not valid text", field=name)
-    return text
-
-
-def _flag(body: dict[str, Any], name: str, default: bool) -> bool:
-    value = body.get(name, default)
-    if not isinstance(value, bool):
-        raise InvalidInputError(f"{name} must be true or false", field=name)
-    return value
-
-
-def _amounts(body: dict[str, Any], name: str) -> list[events.LotAmount]:
-    raw = body.get(name)
-    if not isinstance(raw, list) or not raw or len(raw) > 100:
-        raise InvalidInputError(f"{name} must be a list of 1 to 100 lot amounts", field=name)
-    found = []
-    for item in raw:
-        if not isinstance(item, dict):
-            raise InvalidInputError(f"each of {name} must be an object", field=name)
-        lot_ref = _text(item, "lot") or ""  # required: _text raised if it is missing
-        found.append(
-            events.LotAmount(lot_ref, _text(item, "quantity"), _text(item, "unit", required=False))
+def _amounts(given: list[shapes.LotAmount] | None, name: str) -> list[events.LotAmount]:
+    if given is None:
+        raise InvalidInputError(
+            f"{name} must be a list of 1 to {shapes.MAX_AMOUNTS} lot amounts", field=name
         )
-    return found
+    return [events.LotAmount(item.lot, item.quantity, item.unit) for item in given]
+
+
+def _required(value: str | None, name: str) -> str:
+    if value is None:
+        raise InvalidInputError(f"{name} is required", field=name)
+    return value
 
 
 def _created(body: dict[str, Any], location: str) -> Response:
@@ -249,7 +197,7 @@ def lots() -> Response:
 @bp.post("/lots")
 @token(Role.OPERATOR)
 def create_lot() -> Response:
-    body = _body()
+    body = _body(shapes.NewLot)
     facility = access.operator_facility(_user())
     facility_code = facility.code
 
@@ -257,16 +205,16 @@ def create_lot() -> Response:
         return registry.create_lot(
             db(),
             facility_code=facility_code,
-            product_code=_text(body, "product") or "",
-            code=_text(body, "code") or "",
-            units=_text(body, "units") or "",
-            quantity=_text(body, "quantity") or "",
-            quantity_unit=_text(body, "quantity_unit") or "",
-            harvest_date=_text(body, "harvest_date") or "",
-            origin_area=_text(body, "origin_area") or "",
-            pack_date=_text(body, "pack_date", required=False) or None,
-            latitude=_text(body, "latitude", required=False) or None,
-            longitude=_text(body, "longitude", required=False) or None,
+            product_code=body.product,
+            code=body.code,
+            units=body.units,
+            quantity=body.quantity,
+            quantity_unit=body.quantity_unit,
+            harvest_date=body.harvest_date,
+            origin_area=body.origin_area,
+            pack_date=body.pack_date or None,
+            latitude=body.latitude or None,
+            longitude=body.longitude or None,
         )
 
     lot = _write(create)
@@ -309,11 +257,11 @@ def batches() -> Response:
 @bp.post("/batches")
 @token(Role.OPERATOR)
 def issue_batch() -> Response:
-    body = _body()
-    target = _lot(_text(body, "lot") or "")
+    body = _body(shapes.NewBatch)
+    target = _lot(body.lot)
     ref = f"{target.facility.code}/{target.code}"
-    count = _text(body, "count") or ""
-    claim_codes = _flag(body, "claim_codes", False)
+    count = body.count
+    claim_codes = body.claim_codes
 
     def issue() -> Any:
         key_id = ring().active(KeyPurpose.STAMP).key_id
@@ -367,11 +315,11 @@ def list_events() -> Response:
 @bp.post("/events")
 @token(Role.OPERATOR)
 def record_event() -> Response:
-    body = _body()
+    body = _body(shapes.NewEvent)
     facility = access.operator_facility(_user())
     zone = state().settings.zone
-    kind = _text(body, "step") or ""
-    time_text = _text(body, "event_time") or ""
+    kind = body.step
+    time_text = body.event_time
 
     def record() -> events.RecordedEvent:
         moment = events.parse_event_time(time_text, zone=zone)
@@ -380,24 +328,24 @@ def record_event() -> Response:
                 db(),
                 facility_code=facility.code,
                 event_time=moment,
-                inputs=_amounts(body, "inputs"),
-                outputs=_amounts(body, "outputs"),
-                certified=_flag(body, "certified", False),
-                note=_text(body, "note", required=False),
+                inputs=_amounts(body.inputs, "inputs"),
+                outputs=_amounts(body.outputs, "outputs"),
+                certified=body.certified,
+                note=body.note,
             )
         return events.record_event(
             db(),
             step=kind,
-            lot_ref=_text(body, "lot") or "",
+            lot_ref=_required(body.lot, "lot"),
             facility_code=facility.code,
             event_time=moment,
-            quantity=_text(body, "quantity", required=False),
-            unit=_text(body, "unit", required=False),
-            destination=_text(body, "destination", required=False),
-            temperature_c=_text(body, "temperature", required=False),
-            certified=_flag(body, "certified", False),
-            passed=_flag(body, "passed", True),
-            note=_text(body, "note", required=False),
+            quantity=body.quantity,
+            unit=body.unit,
+            destination=body.destination,
+            temperature_c=body.temperature,
+            certified=body.certified,
+            passed=body.passed,
+            note=body.note,
         )
 
     if kind not in {step.value for step in Step}:
@@ -491,9 +439,9 @@ def list_recalls() -> Response:
 @bp.post("/recalls")
 @token(Role.INSPECTOR, Role.ADMIN)
 def recall() -> Response:
-    body = _body()
-    ref = _text(body, "lot") or ""
-    reason = _text(body, "reason") or ""
+    body = _body(shapes.NewRecall)
+    ref = body.lot
+    reason = body.reason
     registry.get_lot(db(), ref)
     done = _write(
         lambda: recalls.recall_lot(
@@ -508,15 +456,13 @@ def recall() -> Response:
 @bp.get("/exports/<kind>")
 @token(Role.INSPECTOR, Role.ADMIN)
 def export(kind: str) -> Response:
-    lot_ref = request.args.get("lot", "")
-    if kind == "fsma" and not lot_ref:
-        made, name = export_range(
-            request.args.get("from", "")[:20], request.args.get("to", "")[:20]
-        )
+    query = shapes.parse_query(shapes.ExportQuery, request.args)
+    if kind == "fsma" and not query.lot:
+        made, name = export_range(query.from_, query.to)
         return export_response(made, name)
     if kind not in {"epcis", "fsma", "bundle"}:
         raise NotFoundError(f"exports are epcis, fsma or bundle, not {kind[:20]!r}")
-    if not lot_ref:
+    if not query.lot:
         raise InvalidInputError("lot is required", parameter="lot")
-    made, name = export_lot(registry.get_lot(db(), lot_ref[:90]), kind)
+    made, name = export_lot(registry.get_lot(db(), query.lot), kind)
     return export_response(made, name)

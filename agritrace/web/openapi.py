@@ -1,489 +1,193 @@
-"""The OpenAPI 3.1 description of ``/api/v1``, written by hand as a Python dict.
+"""The OpenAPI 3.1 description of ``/api/v1``, generated from the declared shapes.
 
-Served at ``/api/v1/openapi.json``. Tests run schemathesis against it: every documented
-operation, with generated input, must answer without a 5xx and with a response that
-matches its documented status, media type and schema.
+``components/schemas`` is made from the pydantic models of ``web/api_shapes.py`` (the same
+models that validate request bodies); this module only lists the operations: path, method,
+parameters, which model is the body and which answers. Served at ``/api/v1/openapi.json``.
+Tests diff it against ``app.url_map``, validate it with openapi-spec-validator and run
+schemathesis against it.
 """
 
 from __future__ import annotations
 
+from dataclasses import dataclass, field
+from functools import cache
 from typing import Any
 
-__all__ = ["openapi_document"]
+from pydantic import BaseModel
+from pydantic.json_schema import models_json_schema
 
-_PROBLEM = {"$ref": "#/components/schemas/Problem"}
+from agritrace.web import api_answers as answers
+from agritrace.web import api_shapes as shapes
+
+__all__ = ["OPERATIONS", "Operation", "openapi_document"]
+
+_REF = "#/components/schemas/{model}"
 _STRING = {"type": "string"}
-_NULLABLE_STRING = {"type": ["string", "null"]}
 _INT = {"type": "integer"}
-
-
-def _problems(*statuses: int) -> dict[str, Any]:
-    names = {
-        401: "No valid bearer token",
-        403: "Another role or another facility",
-        404: "No such record",
-        409: "Clashes with the current state",
-        413: "The body is too large",
-        422: "Invalid input or a broken rule",
-        429: "Too many requests",
-        503: "Signing or storage unavailable",
-    }
-    return {
-        str(status): {
-            "description": names[status],
-            "content": {"application/problem+json": {"schema": _PROBLEM}},
-        }
-        for status in statuses
-    }
-
-
 _AUTHED = (401, 403, 429)
-_PAGE_PARAMS = [
-    {
-        "name": "limit",
-        "in": "query",
-        "required": False,
-        "schema": {"type": "integer", "minimum": 1, "maximum": 200, "default": 50},
-    },
-    {"name": "cursor", "in": "query", "required": False, "schema": _STRING},
-]
-_LOT_PATH = [
-    {"name": "facility_code", "in": "path", "required": True, "schema": _STRING},
-    {"name": "code", "in": "path", "required": True, "schema": _STRING},
-]
-
-
-def _json(schema: dict[str, Any], description: str = "OK") -> dict[str, Any]:
-    return {"description": description, "content": {"application/json": {"schema": schema}}}
-
-
-def _ref(name: str) -> dict[str, Any]:
-    return {"$ref": f"#/components/schemas/{name}"}
-
-
-def _page_of(name: str) -> dict[str, Any]:
-    return {
-        "type": "object",
-        "required": ["items", "next_cursor"],
-        "properties": {
-            "items": {"type": "array", "items": _ref(name)},
-            "next_cursor": {
-                "type": ["string", "null"],
-                "description": "Pass as cursor for the next page; null on the last page.",
-            },
-        },
-    }
-
-
-def _body(name: str) -> dict[str, Any]:
-    return {"required": True, "content": {"application/json": {"schema": _ref(name)}}}
-
-
-_FILE = {
-    "description": "The file (X-Agritrace-Checkpoint-Size and X-Agritrace-SHA256 name the "
-    "checkpoint it was taken at and its hash)",
-    "content": {
-        "application/ld+json": {"schema": {}},
-        "text/csv": {"schema": _STRING},
-        "application/json": {"schema": {"type": "object"}},
-    },
+_WRITE = (*_AUTHED, 404, 409, 413, 422, 503)
+_PROBLEMS = {
+    401: "No valid bearer token",
+    403: "Another role or another facility",
+    404: "No such record",
+    409: "Clashes with the current state",
+    413: "The body is too large",
+    422: "Invalid input or a broken rule",
+    429: "Too many requests",
+    503: "Signing or storage unavailable",
 }
 
-_SCHEMAS: dict[str, Any] = {
-    "Problem": {
-        "type": "object",
-        "description": "RFC 9457 problem details",
-        "required": ["type", "title", "status"],
-        "properties": {
-            "type": _STRING,
-            "title": _STRING,
-            "status": _INT,
-            "detail": _STRING,
-            "instance": _STRING,
-        },
-    },
-    "User": {
-        "type": "object",
-        "required": ["id", "username", "role", "facility", "active"],
-        "properties": {
-            "id": _INT,
-            "username": _STRING,
-            "role": {"enum": ["admin", "operator", "inspector"]},
-            "facility": _NULLABLE_STRING,
-            "active": {"type": "boolean"},
-        },
-    },
-    "Lot": {
-        "type": "object",
-        "required": ["id", "code", "ref", "facility", "product", "units", "status"],
-        "properties": {
-            "id": _INT,
-            "code": _STRING,
-            "ref": _STRING,
-            "facility": _STRING,
-            "product": _STRING,
-            "units": _INT,
-            "quantity": _STRING,
-            "quantity_unit": _STRING,
-            "harvest_date": {"type": "string", "format": "date"},
-            "pack_date": {"type": ["string", "null"], "format": "date"},
-            "origin_area": _STRING,
-            "latitude": _NULLABLE_STRING,
-            "longitude": _NULLABLE_STRING,
-            "status": {"enum": ["active", "recalled"]},
-            "stamps_issued": _INT,
-        },
-    },
-    "NewLot": {
-        "type": "object",
-        "required": [
-            "product",
-            "code",
-            "units",
-            "quantity",
-            "quantity_unit",
-            "harvest_date",
-            "origin_area",
-        ],
-        "properties": {
-            "product": _STRING,
-            "code": _STRING,
-            "units": {"type": ["string", "integer"]},
-            "quantity": _STRING,
-            "quantity_unit": _STRING,
-            "harvest_date": {"type": "string", "format": "date"},
-            "pack_date": {"type": "string", "format": "date"},
-            "origin_area": _STRING,
-            "latitude": _STRING,
-            "longitude": _STRING,
-        },
-    },
-    "Batch": {
-        "type": "object",
-        "required": ["id", "lot", "first_serial", "last_serial", "count", "ledger_index"],
-        "properties": {
-            "id": _INT,
-            "lot": _STRING,
-            "first_serial": _INT,
-            "last_serial": _INT,
-            "count": _INT,
-            "key_id": _INT,
-            "prefix": _STRING,
-            "ledger_index": _INT,
-            "created_at": _STRING,
-            "claim_codes": {"type": "boolean"},
-        },
-    },
-    "NewBatch": {
-        "type": "object",
-        "required": ["lot", "count"],
-        "properties": {
-            "lot": _STRING,
-            "count": {"type": ["string", "integer"]},
-            "claim_codes": {
-                "type": "boolean",
-                "description": "give each stamp a claim code for a scratch-off layer "
-                "(printed in the PDF labels and the CSV's claim_code column)",
-            },
-        },
-    },
-    "Event": {
-        "type": "object",
-        "required": ["id", "event_id", "ledger_index", "step", "facility", "event_time", "lots"],
-        "properties": {
-            "id": _INT,
-            "event_id": _STRING,
-            "ledger_index": _INT,
-            "step": _STRING,
-            "facility": _STRING,
-            "event_time": _STRING,
-            "lots": {"type": "array", "items": {"type": "object"}},
-            "other_facility": _NULLABLE_STRING,
-            "corrected_by": {"type": ["integer", "null"]},
-            "correction_reason": _NULLABLE_STRING,
-        },
-    },
-    "LotAmount": {
-        "type": "object",
-        "required": ["lot", "quantity"],
-        "properties": {"lot": _STRING, "quantity": _STRING, "unit": _STRING},
-    },
-    "NewEvent": {
-        "type": "object",
-        "required": ["step", "event_time"],
-        "description": "An ObjectEvent for `lot`, or (step processing) a TransformationEvent "
-        "from `inputs` to `outputs`. Always recorded by the token's facility.",
-        "properties": {
-            "step": {
-                "enum": [
-                    "harvest",
-                    "packing",
-                    "cooling",
-                    "storing",
-                    "shipping",
-                    "receiving",
-                    "inspecting",
-                    "processing",
-                ]
-            },
-            "event_time": {"type": "string", "format": "date-time"},
-            "lot": _STRING,
-            "quantity": _STRING,
-            "unit": _STRING,
-            "destination": _STRING,
-            "temperature": _STRING,
-            "certified": {"type": "boolean"},
-            "passed": {"type": "boolean"},
-            "note": _STRING,
-            "inputs": {"type": "array", "items": _ref("LotAmount")},
-            "outputs": {"type": "array", "items": _ref("LotAmount")},
-        },
-    },
-    "Recorded": {
-        "type": "object",
-        "required": ["event_id", "ledger_index", "step"],
-        "properties": {"event_id": _STRING, "ledger_index": _INT, "step": _STRING},
-    },
-    "CaptureReport": {
-        "type": "object",
-        "required": ["events_recorded"],
-        "properties": {
-            "facilities_created": _INT,
-            "lots_created": _INT,
-            "events_recorded": _INT,
-            "corrections": _INT,
-            "event_ids": {"type": "array", "items": _STRING},
-        },
-    },
-    "Recall": {
-        "type": "object",
-        "required": ["id", "lot", "reason", "ledger_index"],
-        "properties": {
-            "id": _INT,
-            "lot": _STRING,
-            "recalled_because_of": _STRING,
-            "reason": _STRING,
-            "recalled_at": _STRING,
-            "ledger_index": _INT,
-        },
-    },
-    "NewRecall": {
-        "type": "object",
-        "required": ["lot", "reason"],
-        "properties": {"lot": _STRING, "reason": _STRING},
-    },
-    "StampCheck": {
-        "type": "object",
-        "required": ["verdict"],
-        "properties": {
-            "verdict": {"enum": ["genuine", "recalled", "suspicious", "not_genuine"]},
-            "reason": _NULLABLE_STRING,
-            "notes": {
-                "type": "array",
-                "items": {"enum": ["many-scans", "distant-places"]},
-                "description": "signals any client could fake: informational, they never "
-                "change the verdict",
-            },
-            "claim": {
-                "type": ["object", "null"],
-                "description": "null unless the stamp has a scratch-off claim code",
-                "properties": {
-                    "claimed": {"type": "boolean"},
-                    "claimed_on": _NULLABLE_STRING,
-                    "province": _NULLABLE_STRING,
-                    "claimed_twice": {"type": "boolean"},
-                },
-            },
-            "review": {
-                "type": ["object", "null"],
-                "properties": {
-                    "decision": {"enum": ["confirmed", "cleared"]},
-                    "reason": _STRING,
-                    "reviewed_at": _STRING,
-                },
-            },
-        },
-    },
+
+def _param(name: str, where: str, schema: dict[str, Any]) -> dict[str, Any]:
+    return {"name": name, "in": where, "required": where == "path", "schema": schema}
+
+
+_PAGE = shapes.query_parameters(shapes.PageQuery)
+_LOT_PATH = (_param("facility_code", "path", _STRING), _param("code", "path", _STRING))
+_BATCH_PATH = (_param("batch_id", "path", _INT),)
+_FILES = {
+    "application/ld+json": {"schema": {}},
+    "text/csv": {"schema": _STRING},
+    "application/json": {"schema": {"type": "object"}},
 }
+_ANY_JSON = {"application/json": {"schema": {"type": "object"}}}
+_STAMP_FILES = {
+    "application/pdf": {"schema": {}},
+    "text/csv": {"schema": _STRING},
+    "application/zip": {"schema": {}},
+}
+
+
+@dataclass(frozen=True)
+class Operation:
+    """One documented operation. ``answer`` is the model of the success response (or a
+    literal ``content`` map for files); ``body`` the request model, if any."""
+
+    method: str
+    path: str
+    operation_id: str
+    answer: type[BaseModel] | dict[str, Any]
+    summary: str = ""
+    body: type[BaseModel] | dict[str, Any] | None = None
+    parameters: tuple[dict[str, Any], ...] = ()
+    problems: tuple[int, ...] = _AUTHED
+    public: bool = False
+    status: int = 200
+    description: str = "OK"
+    extra: dict[str, Any] = field(default_factory=dict)
+
+
+OPERATIONS: tuple[Operation, ...] = (
+    Operation("get", "/stamps/{code}", "checkStamp", answers.StampCheck,
+              "Verdict and provenance of a stamp code (public; not a scan)",
+              parameters=(_param("code", "path", _STRING),), problems=(404, 422, 429),
+              public=True),
+    Operation("get", "/openapi.json", "openapi", _ANY_JSON,
+              "This document (public)", problems=(429,), public=True),
+    Operation("get", "/me", "me", answers.User, "The token's user"),
+    Operation("get", "/lots", "listLots", answers.LotPage,
+              "Lots (an operator sees its facility's)", parameters=_PAGE,
+              problems=(*_AUTHED, 422)),
+    Operation("post", "/lots", "createLot", answers.Lot,
+              "Register a lot at the operator's facility", body=shapes.NewLot,
+              problems=_WRITE, status=201),
+    Operation("get", "/lots/{facility_code}/{code}", "getLot", answers.Lot,
+              parameters=_LOT_PATH, problems=(*_AUTHED, 404, 422)),
+    Operation("get", "/lots/{facility_code}/{code}/events", "listLotEvents", answers.EventPage,
+              parameters=_LOT_PATH + _PAGE, problems=(*_AUTHED, 404, 422)),
+    Operation("get", "/batches", "listBatches", answers.BatchPage, parameters=_PAGE,
+              problems=(*_AUTHED, 422)),
+    Operation("post", "/batches", "issueBatch", answers.Batch,
+              "Issue a stamp batch for one of the operator's lots", body=shapes.NewBatch,
+              problems=_WRITE, status=201),
+    Operation("get", "/batches/{batch_id}", "getBatch", answers.Batch, parameters=_BATCH_PATH,
+              problems=(*_AUTHED, 404, 422)),
+    Operation("get", "/batches/{batch_id}/stamps.{kind}", "printBatch", _STAMP_FILES,
+              "The batch's stamps: A4 label sheets (pdf), serial,url (csv) or one PNG per "
+              "stamp (zip); for the operator of the lot's facility only",
+              parameters=(*_BATCH_PATH, _param("kind", "path", {"enum": ["pdf", "csv", "zip"]})),
+              problems=(*_AUTHED, 404, 422, 503), description="The stamps, as a download"),
+    Operation("get", "/events", "listEvents", answers.EventPage, parameters=_PAGE,
+              problems=(*_AUTHED, 422)),
+    Operation("post", "/events", "recordEvent", answers.Recorded, body=shapes.NewEvent,
+              problems=_WRITE, status=201),
+    Operation("post", "/events/capture", "captureEpcis", answers.CaptureReport,
+              "EPCIS 2.0 document capture (all or nothing)", body={"type": "object"},
+              problems=_WRITE, status=201),
+    Operation("get", "/recalls", "listRecalls", answers.RecallPage, parameters=_PAGE,
+              problems=(*_AUTHED, 422)),
+    Operation("post", "/recalls", "recallLot", answers.RecallPage,
+              "Recall a lot and every lot made from it", body=shapes.NewRecall,
+              problems=_WRITE, status=201),
+    Operation("get", "/exports/{kind}", "export", _FILES,
+              "EPCIS document, FSMA 204 CSV (a lot, or from/to dates) or proof bundle",
+              parameters=(_param("kind", "path", {"enum": ["epcis", "fsma", "bundle"]}),
+                          *shapes.query_parameters(shapes.ExportQuery)),
+              problems=(*_AUTHED, 404, 422, 503),
+              description="The file (X-Agritrace-Checkpoint-Size and X-Agritrace-SHA256 name "
+              "the checkpoint it was taken at and its hash)"),
+)  # fmt: skip
+
+
+def _schema(shape: type[BaseModel] | dict[str, Any]) -> dict[str, Any]:
+    if isinstance(shape, dict):
+        return shape
+    return {"$ref": _REF.format(model=shape.__name__)}
+
+
+def _responses(op: Operation) -> dict[str, Any]:
+    if isinstance(op.answer, dict) and "schema" not in op.answer:
+        content = op.answer
+    else:
+        content = {"application/json": {"schema": _schema(op.answer)}}
+    description = "Created" if op.status == 201 else op.description
+    found: dict[str, Any] = {str(op.status): {"description": description, "content": content}}
+    for status in op.problems:
+        found[str(status)] = {
+            "description": _PROBLEMS[status],
+            "content": {"application/problem+json": {"schema": _schema(answers.Problem)}},
+        }
+    return found
+
+
+def _operation(op: Operation) -> dict[str, Any]:
+    found: dict[str, Any] = {"operationId": op.operation_id}
+    if op.summary:
+        found["summary"] = op.summary
+    if op.public:
+        found["security"] = []
+    if op.parameters:
+        found["parameters"] = list(op.parameters)
+    if op.body is not None:
+        found["requestBody"] = {
+            "required": True,
+            "content": {"application/json": {"schema": _schema(op.body)}},
+        }
+    found["responses"] = _responses(op)
+    return found
+
+
+#: Every model the document names in ``components/schemas``.
+_MODELS: tuple[type[BaseModel], ...] = (
+    answers.Problem, answers.User, answers.Lot, answers.LotPage, shapes.NewLot, answers.Batch,
+    answers.BatchPage, shapes.NewBatch, answers.Event, answers.EventPage, shapes.LotAmount,
+    shapes.NewEvent, answers.Recorded, answers.CaptureReport, answers.Recall,
+    answers.RecallPage, shapes.NewRecall, answers.StampCheck,
+)  # fmt: skip
+
+
+@cache
+def _component_schemas() -> dict[str, Any]:
+    pairs = [(model, "validation") for model in _MODELS]
+    _, top = models_json_schema(pairs, ref_template=_REF)  # type: ignore[arg-type]
+    return dict(top.get("$defs", {}))
 
 
 def openapi_document(base_url: str) -> dict[str, Any]:
     """The OpenAPI 3.1 document for the API served at ``base_url``."""
-    secured: list[dict[str, list[str]]] = [{"bearer": []}]
-    paths: dict[str, Any] = {
-        "/stamps/{code}": {
-            "get": {
-                "operationId": "checkStamp",
-                "summary": "Verdict and provenance of a stamp code (public; not a scan)",
-                "security": [],
-                "parameters": [{"name": "code", "in": "path", "required": True, "schema": _STRING}],
-                "responses": {"200": _json(_ref("StampCheck")), **_problems(404, 422, 429)},
-            }
-        },
-        "/me": {
-            "get": {
-                "operationId": "me",
-                "summary": "The token's user",
-                "responses": {"200": _json(_ref("User")), **_problems(*_AUTHED)},
-            }
-        },
-        "/lots": {
-            "get": {
-                "operationId": "listLots",
-                "summary": "Lots (an operator sees its facility's)",
-                "parameters": _PAGE_PARAMS,
-                "responses": {"200": _json(_page_of("Lot")), **_problems(*_AUTHED, 422)},
-            },
-            "post": {
-                "operationId": "createLot",
-                "summary": "Register a lot at the operator's facility",
-                "requestBody": _body("NewLot"),
-                "responses": {
-                    "201": _json(_ref("Lot"), "Created"),
-                    **_problems(*_AUTHED, 404, 409, 413, 422, 503),
-                },
-            },
-        },
-        "/lots/{facility_code}/{code}": {
-            "get": {
-                "operationId": "getLot",
-                "parameters": _LOT_PATH,
-                "responses": {"200": _json(_ref("Lot")), **_problems(*_AUTHED, 404, 422)},
-            }
-        },
-        "/lots/{facility_code}/{code}/events": {
-            "get": {
-                "operationId": "listLotEvents",
-                "parameters": _LOT_PATH + _PAGE_PARAMS,
-                "responses": {"200": _json(_page_of("Event")), **_problems(*_AUTHED, 404, 422)},
-            }
-        },
-        "/batches": {
-            "get": {
-                "operationId": "listBatches",
-                "parameters": _PAGE_PARAMS,
-                "responses": {"200": _json(_page_of("Batch")), **_problems(*_AUTHED, 422)},
-            },
-            "post": {
-                "operationId": "issueBatch",
-                "summary": "Issue a stamp batch for one of the operator's lots",
-                "requestBody": _body("NewBatch"),
-                "responses": {
-                    "201": _json(_ref("Batch"), "Created"),
-                    **_problems(*_AUTHED, 404, 409, 413, 422, 503),
-                },
-            },
-        },
-        "/batches/{batch_id}": {
-            "get": {
-                "operationId": "getBatch",
-                "parameters": [
-                    {"name": "batch_id", "in": "path", "required": True, "schema": _INT}
-                ],
-                "responses": {"200": _json(_ref("Batch")), **_problems(*_AUTHED, 404, 422)},
-            }
-        },
-        "/batches/{batch_id}/stamps.{kind}": {
-            "get": {
-                "operationId": "printBatch",
-                "summary": "The batch's stamps: A4 label sheets (pdf), serial,url (csv) or one "
-                "PNG per stamp (zip); for the operator of the lot's facility only",
-                "parameters": [
-                    {"name": "batch_id", "in": "path", "required": True, "schema": _INT},
-                    {
-                        "name": "kind",
-                        "in": "path",
-                        "required": True,
-                        "schema": {"enum": ["pdf", "csv", "zip"]},
-                    },
-                ],
-                "responses": {
-                    "200": {
-                        "description": "The stamps, as a download",
-                        "content": {
-                            "application/pdf": {"schema": {}},
-                            "text/csv": {"schema": _STRING},
-                            "application/zip": {"schema": {}},
-                        },
-                    },
-                    **_problems(*_AUTHED, 404, 422, 503),
-                },
-            }
-        },
-        "/events": {
-            "get": {
-                "operationId": "listEvents",
-                "parameters": _PAGE_PARAMS,
-                "responses": {"200": _json(_page_of("Event")), **_problems(*_AUTHED, 422)},
-            },
-            "post": {
-                "operationId": "recordEvent",
-                "requestBody": _body("NewEvent"),
-                "responses": {
-                    "201": _json(_ref("Recorded"), "Created"),
-                    **_problems(*_AUTHED, 404, 409, 413, 422, 503),
-                },
-            },
-        },
-        "/events/capture": {
-            "post": {
-                "operationId": "captureEpcis",
-                "summary": "EPCIS 2.0 document capture (all or nothing)",
-                "requestBody": {
-                    "required": True,
-                    "content": {"application/json": {"schema": {"type": "object"}}},
-                },
-                "responses": {
-                    "201": _json(_ref("CaptureReport"), "Created"),
-                    **_problems(*_AUTHED, 404, 409, 413, 422, 503),
-                },
-            }
-        },
-        "/recalls": {
-            "get": {
-                "operationId": "listRecalls",
-                "parameters": _PAGE_PARAMS,
-                "responses": {"200": _json(_page_of("Recall")), **_problems(*_AUTHED, 422)},
-            },
-            "post": {
-                "operationId": "recallLot",
-                "summary": "Recall a lot and every lot made from it",
-                "requestBody": _body("NewRecall"),
-                "responses": {
-                    "201": _json(_page_of("Recall"), "Created"),
-                    **_problems(*_AUTHED, 404, 409, 413, 422, 503),
-                },
-            },
-        },
-        "/exports/{kind}": {
-            "get": {
-                "operationId": "export",
-                "summary": "EPCIS document, FSMA 204 CSV (a lot, or from/to dates) or proof bundle",
-                "parameters": [
-                    {
-                        "name": "kind",
-                        "in": "path",
-                        "required": True,
-                        "schema": {"enum": ["epcis", "fsma", "bundle"]},
-                    },
-                    {"name": "lot", "in": "query", "required": False, "schema": _STRING},
-                    {
-                        "name": "from",
-                        "in": "query",
-                        "required": False,
-                        "schema": {"type": "string", "format": "date"},
-                    },
-                    {
-                        "name": "to",
-                        "in": "query",
-                        "required": False,
-                        "schema": {"type": "string", "format": "date"},
-                    },
-                ],
-                "responses": {"200": _FILE, **_problems(*_AUTHED, 404, 422, 503)},
-            }
-        },
-    }
+    paths: dict[str, dict[str, Any]] = {}
+    for op in OPERATIONS:
+        paths.setdefault(op.path, {})[op.method] = _operation(op)
     return {
         "openapi": "3.1.0",
         "info": {
@@ -495,10 +199,10 @@ def openapi_document(base_url: str) -> dict[str, Any]:
             "cursor).",
         },
         "servers": [{"url": f"{base_url}/api/v1"}],
-        "security": secured,
+        "security": [{"bearer": []}],
         "paths": paths,
         "components": {
-            "schemas": _SCHEMAS,
+            "schemas": _component_schemas(),
             "securitySchemes": {
                 "bearer": {
                     "type": "http",
