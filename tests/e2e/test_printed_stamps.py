@@ -14,8 +14,9 @@ import zxingcpp
 from PIL import Image
 
 from agritrace.keys import KeyPurpose
-from agritrace.stamps.printing import render_pdf
+from agritrace.stamps.printing import PrintItem, render_pdf
 from agritrace.trace import issuance
+from agritrace.trace.models import StampBatch
 from tests.support import require_tool
 from tests.web.conftest import PREFIX, RECORDED_AT, Site, build_site, tag_text
 
@@ -34,7 +35,10 @@ def _decode(png: Path) -> list[str]:
     return [result.text for result in found]
 
 
-def test_every_printed_stamp_decodes_and_opens_as_genuine(site: Site, tmp_path: Path) -> None:
+def _print_and_scan(
+    site: Site, tmp_path: Path, *, claim_codes: bool
+) -> tuple[StampBatch, list[PrintItem], Path, list[str]]:
+    """Issue a batch, render its PDF, rasterize it at 300 dpi and decode every QR code."""
     pdftoppm = require_tool("pdftoppm")
     key = site.ring.signer(KeyPurpose.STAMP, 0)
     with site.sessions() as session:
@@ -45,6 +49,7 @@ def test_every_printed_stamp_decodes_and_opens_as_genuine(site: Site, tmp_path: 
             key_id=0,
             prefix=PREFIX,
             now=RECORDED_AT,
+            claim_codes=claim_codes,
         )
         items = list(issuance.print_items(batch, private_key=key, parallel=False))
     pdf = tmp_path / "labels.pdf"
@@ -55,7 +60,11 @@ def test_every_printed_stamp_decodes_and_opens_as_genuine(site: Site, tmp_path: 
         capture_output=True,
         timeout=120,
     )
-    urls = _decode(tmp_path / "labels.png")
+    return batch, items, pdf, _decode(tmp_path / "labels.png")
+
+
+def test_every_printed_stamp_decodes_and_opens_as_genuine(site: Site, tmp_path: Path) -> None:
+    batch, items, _pdf, urls = _print_and_scan(site, tmp_path, claim_codes=False)
     assert sorted(urls) == sorted(item.url for item in items)
     client = site.client()
     for url in urls:
@@ -75,28 +84,9 @@ def test_labels_with_claim_codes_still_decode_and_print_each_code_in_its_scratch
 ) -> None:
     """A batch with claim codes: every QR still decodes at 300 dpi, the PDF's text holds each
     stamp's claim code with the scratch-off mark, and a printed claim code claims its item."""
-    pdftoppm, pdftotext = require_tool("pdftoppm"), require_tool("pdftotext")
-    key = site.ring.signer(KeyPurpose.STAMP, 0)
-    with site.sessions() as session:
-        batch = issuance.issue_batch(
-            session,
-            lot_ref="HD-VAI-01/L2026-001",
-            count=STAMPS,
-            key_id=0,
-            prefix=PREFIX,
-            now=RECORDED_AT,
-            claim_codes=True,
-        )
-        items = list(issuance.print_items(batch, private_key=key, parallel=False))
-    pdf = tmp_path / "labels.pdf"
-    render_pdf(items, pdf)
-    subprocess.run(
-        [pdftoppm, "-r", "300", "-png", "-singlefile", str(pdf), str(tmp_path / "labels")],
-        check=True,
-        capture_output=True,
-        timeout=120,
-    )
-    assert sorted(_decode(tmp_path / "labels.png")) == sorted(item.url for item in items)
+    pdftotext = require_tool("pdftotext")
+    _batch, items, pdf, urls = _print_and_scan(site, tmp_path, claim_codes=True)
+    assert sorted(urls) == sorted(item.url for item in items)
     text = subprocess.run(
         [pdftotext, str(pdf), "-"], check=True, capture_output=True, timeout=60, text=True
     ).stdout
