@@ -212,7 +212,7 @@ def _node_json(node: ProvenanceNode, proofs: dict[int, list[bytes]]) -> dict[str
             }
         )
     return {
-        "lot": f"{node.lot.facility.code}/{node.lot.code}",
+        "lot": node.lot.ref,
         "product": node.lot.product.name,
         "status": node.lot.status.value,
         "steps": steps,

@@ -203,7 +203,7 @@ def review_stamp(
         "type": "stamp-review",
         "serial": serial,
         "short_code": short_code(serial),
-        "lot": f"{lot.facility.code}/{lot.code}",
+        "lot": lot.ref,
         "facility": lot.facility.code,
         "decision": verdict.value,
         "reason": why,

@@ -224,7 +224,7 @@ def _convert(amount: Decimal, unit: str, lot: Lot) -> Decimal:
             key="event.unit_mismatch",
             field="unit",
             unit=unit,
-            lot=f"{lot.facility.code}/{lot.code}",
+            lot=lot.ref,
             lot_unit=lot.quantity_unit,
         )
     return theirs / mine
@@ -241,7 +241,7 @@ def _check_time(lot: Lot, moment: dt.datetime, now: dt.datetime) -> None:
             key="event.time_before_harvest",
             field="event time",
             time=moment.isoformat(),
-            lot=f"{lot.facility.code}/{lot.code}",
+            lot=lot.ref,
             harvest=lot.harvest_date,
         )
 
@@ -256,9 +256,7 @@ def _require_holder(held: _Held, lot: Lot, actor: Facility) -> None:
         key, holder = "event.not_holder_held", held.holder.code
     else:
         key, holder = "event.not_holder_nobody", ""
-    raise ConflictError(
-        key=key, facility=actor.code, lot=f"{lot.facility.code}/{lot.code}", holder=holder
-    )
+    raise ConflictError(key=key, facility=actor.code, lot=lot.ref, holder=holder)
 
 
 def _quantity(lot: Lot, amount: LotAmount) -> tuple[Decimal, str]:
@@ -314,7 +312,7 @@ def _append(
         "step": step.value,
         "facility": actor.code,
         "facility_name": actor.name,
-        "lots": [f"{lot.facility.code}/{lot.code}" for lot, _, _, _ in lots],
+        "lots": [lot.ref for lot, _, _, _ in lots],
         "eventTime": epcis["eventTime"],
         "epcis": epcis,
         "display": display,
@@ -457,7 +455,7 @@ class _Batch:
             raise InvalidInputError(key="event.destination_only_for_shipment", field="destination")
         actor = self.actor(spec.facility_code)
         lot = self.lot(spec.lot_ref)
-        ref = f"{lot.facility.code}/{lot.code}"
+        ref = lot.ref
         if lot.status is LotStatus.RECALLED and kind is not Step.INSPECTING:
             raise ConflictError(key="event.lot_recalled", lot=ref)
         _check_time(lot, moment, self.now)
@@ -681,7 +679,7 @@ def record_transformation(
     seen: set[int] = set()
     for amount in inputs:
         lot = batch.lot(amount.lot_ref)
-        ref = f"{lot.facility.code}/{lot.code}"
+        ref = lot.ref
         if lot.id in seen:
             raise InvalidInputError(key="transform.lot_twice", lot=ref)
         seen.add(lot.id)
@@ -707,7 +705,7 @@ def record_transformation(
         used.append((lot, LotRole.INPUT, quantity, unit))
     for amount in outputs:
         lot = batch.lot(amount.lot_ref)
-        ref = f"{lot.facility.code}/{lot.code}"
+        ref = lot.ref
         if lot.id in seen:
             raise InvalidInputError(key="transform.input_and_output", lot=ref)
         seen.add(lot.id)
@@ -755,14 +753,10 @@ def record_transformation(
     }
     display = {
         "inputs": ", ".join(
-            f"{lot.facility.code}/{lot.code} {format(q, 'f')} {u}"
-            for lot, r, q, u in used
-            if r is LotRole.INPUT
+            f"{lot.ref} {format(q, 'f')} {u}" for lot, r, q, u in used if r is LotRole.INPUT
         ),
         "outputs": ", ".join(
-            f"{lot.facility.code}/{lot.code} {format(q, 'f')} {u}"
-            for lot, r, q, u in used
-            if r is LotRole.OUTPUT
+            f"{lot.ref} {format(q, 'f')} {u}" for lot, r, q, u in used if r is LotRole.OUTPUT
         ),
     }
     if certified:
@@ -818,7 +812,7 @@ def correct_event(
     if event is not None:
         # Undoing a shipment or a consumption changes custody and quantities: lock the lots
         # (before the facility, as every writer does).
-        lock_lots(session, [f"{row.lot.facility.code}/{row.lot.code}" for row in event.lots])
+        lock_lots(session, [row.lot.ref for row in event.lots])
     share_facilities(session, [facility_code])
     actor = _Batch(session, moment_now).actor(facility_code)
     if event is None:
@@ -894,7 +888,7 @@ def event_record(session: Session, event: TraceEvent) -> dict[str, Any]:
         "event_time": event.event_time.isoformat(),
         "lots": [
             {
-                "lot": f"{row.lot.facility.code}/{row.lot.code}",
+                "lot": row.lot.ref,
                 "role": row.role.value,
                 "quantity": format(row.quantity, "f") if row.quantity is not None else None,
                 "unit": row.uom,

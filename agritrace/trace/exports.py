@@ -312,7 +312,7 @@ def fsma_csv(
                 cte = f"Transformation ({row.role.value})"
             writer.writerow(
                 [
-                    f"{lot.facility.code}/{lot.code}",
+                    lot.ref,
                     lot.product.name,
                     format(row.quantity, "f") if row.quantity is not None else "",
                     row.uom or "",

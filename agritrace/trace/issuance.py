@@ -89,7 +89,7 @@ def issue_batch(
     begin_write(session)
     lot = lock_lot(session, lot_ref)
     share_facilities(session, [lot.facility.code])
-    ref = f"{lot.facility.code}/{lot.code}"
+    ref = lot.ref
     if lot.status is LotStatus.RECALLED:
         raise ConflictError(key="stamps.lot_recalled", lot=ref)
     if lot.facility.status is not FacilityStatus.ACTIVE:
@@ -212,7 +212,7 @@ def _signed_items(
 def batch_record(batch: StampBatch) -> dict[str, Any]:
     return {
         "id": batch.id,
-        "lot": f"{batch.lot.facility.code}/{batch.lot.code}",
+        "lot": batch.lot.ref,
         "first_serial": batch.first_serial,
         "last_serial": batch.last_serial,
         "count": batch.count,
@@ -230,7 +230,7 @@ def check_printable(batch: StampBatch) -> None:
     batches) nor for a recalled lot (its goods are being withdrawn; the stamps already on
     them keep verifying, and say "recalled")."""
     lot = batch.lot
-    ref = f"{lot.facility.code}/{lot.code}"
+    ref = lot.ref
     if lot.facility.status is not FacilityStatus.ACTIVE:
         raise ConflictError(key="stamps.print_suspended", facility=lot.facility.code, lot=ref)
     if lot.status is LotStatus.RECALLED:

@@ -41,6 +41,7 @@ __all__ = [
     "StampScanPlace",
     "StampScanState",
     "User",
+    "lot_ref",
 ]
 
 
@@ -177,6 +178,16 @@ class Lot(Base):
 
     facility: Mapped[Facility] = relationship()
     product: Mapped[Product] = relationship()
+
+    @property
+    def ref(self) -> str:
+        """The lot's public reference, ``FACILITY/LOT`` (see :func:`lot_ref`)."""
+        return lot_ref(self.facility.code, self.code)
+
+
+def lot_ref(facility_code: str, lot_code: str) -> str:
+    """The one spelling of a lot reference: the facility's code, a slash, the lot's code."""
+    return f"{facility_code}/{lot_code}"
 
 
 class User(Base):

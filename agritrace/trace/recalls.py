@@ -56,7 +56,7 @@ def downstream_lots(session: Session, lot: Lot) -> list[Lot]:
 
 
 def _ref(lot: Lot) -> str:
-    return f"{lot.facility.code}/{lot.code}"
+    return lot.ref
 
 
 def _lock_with_downstream(session: Session, lot_ref: str) -> Lot:

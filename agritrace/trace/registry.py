@@ -29,6 +29,7 @@ from agritrace.trace.models import (
     Product,
     Role,
     User,
+    lot_ref,
 )
 from agritrace.trace.passwords import hash_password
 from agritrace.trace.validation import (
@@ -410,7 +411,7 @@ def get_lot(session: Session, ref: str) -> Lot:
         .where(Facility.code == facility_code, Lot.code == lot_code)
     )
     if lot is None:
-        raise NotFoundError(key="lot.unknown", lot=f"{facility_code}/{lot_code}")
+        raise NotFoundError(key="lot.unknown", lot=lot_ref(facility_code, lot_code))
     return lot
 
 
@@ -473,7 +474,7 @@ def create_lot(
     product = get_product(session, product_code)
     duplicate = select(Lot.id).where(Lot.facility_id == facility.id, Lot.code == code)
     if session.scalar(duplicate) is not None:
-        raise ConflictError(key="lot.exists", lot=f"{facility.code}/{code}")
+        raise ConflictError(key="lot.exists", lot=lot_ref(facility.code, code))
     lot = Lot(
         facility=facility,
         product=product,
@@ -495,7 +496,7 @@ def create_lot(
         {
             "type": "lot",
             "step": "registered",
-            "lot": f"{facility.code}/{code}",
+            "lot": lot_ref(facility.code, code),
             "facility": facility.code,
             "facility_name": facility.name,
             "product": product.code,
@@ -515,7 +516,7 @@ def create_lot(
         lot_subject(lot),
         facility_subject(facility),
     )
-    _commit(session, key="lot.exists", lot=f"{facility.code}/{code}")
+    _commit(session, key="lot.exists", lot=lot_ref(facility.code, code))
     return lot
 
 
@@ -610,7 +611,7 @@ def lot_record(lot: Lot) -> dict[str, Any]:
     return {
         "id": lot.id,
         "code": lot.code,
-        "ref": f"{lot.facility.code}/{lot.code}",
+        "ref": lot.ref,
         "facility": lot.facility.code,
         "product": lot.product.code,
         "units": lot.units,

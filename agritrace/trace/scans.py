@@ -878,7 +878,7 @@ def _certificate(facility: Facility, day: dt.date) -> CertificateInfo | None:
 
 def _lot_info(lot: Lot) -> LotInfo:
     return LotInfo(
-        ref=f"{lot.facility.code}/{lot.code}",
+        ref=lot.ref,
         code=lot.code,
         units=lot.units,
         quantity=format(lot.quantity, "f"),

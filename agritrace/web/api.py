@@ -31,7 +31,7 @@ from agritrace.trace import access, events, issuance, overview, recalls, registr
 from agritrace.trace.epcis_import import import_epcis
 from agritrace.trace.epcis_shape import check_document
 from agritrace.trace.event_models import Step
-from agritrace.trace.models import Lot, Role, User
+from agritrace.trace.models import Lot, Role, User, lot_ref
 from agritrace.trace.validation import check_json_depth
 from agritrace.web import api_shapes as shapes
 from agritrace.web import db, ring, state, write
@@ -227,7 +227,7 @@ def create_lot() -> Response:
 @bp.get("/lots/<facility_code>/<code>")
 @token(*ALL_ROLES)
 def lot(facility_code: str, code: str) -> Response:
-    found = _lot(f"{facility_code}/{code}")
+    found = _lot(lot_ref(facility_code, code))
     record = registry.lot_record(found)
     record["stamps_issued"] = issuance.issued_for_lot(db(), found)
     return jsonify(record)
@@ -236,7 +236,7 @@ def lot(facility_code: str, code: str) -> Response:
 @bp.get("/lots/<facility_code>/<code>/events")
 @token(*ALL_ROLES)
 def lot_events(facility_code: str, code: str) -> Response:
-    found = _lot(f"{facility_code}/{code}")
+    found = _lot(lot_ref(facility_code, code))
     limit, after = _page_args()
     rows = overview.events_page(db(), facility_id=None, lot_id=found.id, after=after, limit=limit)
     session = db()
@@ -259,7 +259,7 @@ def batches() -> Response:
 def issue_batch() -> Response:
     body = _body(shapes.NewBatch)
     target = _lot(body.lot)
-    ref = f"{target.facility.code}/{target.code}"
+    ref = target.ref
     count = body.count
     claim_codes = body.claim_codes
 

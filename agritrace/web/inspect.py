@@ -26,7 +26,7 @@ from agritrace.ledger.audit import PROBLEMS, LedgerCorruptError, audit
 from agritrace.ledger.checkpoint import NoteVerifier
 from agritrace.ledger.commitment import is_sealed
 from agritrace.trace import access, disclosure, events, journal, overview, recalls, registry
-from agritrace.trace.models import Certificate, Role
+from agritrace.trace.models import Certificate, Role, lot_ref
 from agritrace.web import db, ring, state
 from agritrace.web.auth import protect, require, signed_in_user
 from agritrace.web.charts import bar_chart
@@ -288,15 +288,15 @@ def _lot_page(
     facility_code: str, code: str, *, error: AgritraceError | None = None, status: int = 200
 ) -> ResponseReturnValue:
     session = db()
-    lot = registry.get_lot(session, f"{facility_code}/{code}")
+    lot = registry.get_lot(session, lot_ref(facility_code, code))
     page = render_template(
         "inspect/lot.html",
         lot=lot,
-        ref=f"{lot.facility.code}/{lot.code}",
+        ref=lot.ref,
         downstream=recalls.downstream_lots(session, lot),
         events=[
             events.event_record(session, event)
-            for event in events.list_events(session, lot_ref=f"{lot.facility.code}/{lot.code}")
+            for event in events.list_events(session, lot_ref=lot.ref)
         ],
         error=error,
     )
@@ -312,7 +312,7 @@ def lot(facility_code: str, code: str) -> ResponseReturnValue:
 @bp.post("/lots/<facility_code>/<code>/recall")
 @inspector
 def recall(facility_code: str, code: str) -> ResponseReturnValue:
-    ref = f"{facility_code}/{code}"
+    ref = lot_ref(facility_code, code)
     registry.get_lot(db(), ref)
     reason = form_text(request.form, "reason", limit=600)
     _, error = attempt(
@@ -328,7 +328,7 @@ def recall(facility_code: str, code: str) -> ResponseReturnValue:
 @bp.get("/lots/<facility_code>/<code>/export.<kind>")
 @inspector
 def export(facility_code: str, code: str, kind: str) -> ResponseReturnValue:
-    made, name = export_lot(registry.get_lot(db(), f"{facility_code}/{code}"), kind)
+    made, name = export_lot(registry.get_lot(db(), lot_ref(facility_code, code)), kind)
     return export_response(made, name)
 
 

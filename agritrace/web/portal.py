@@ -19,7 +19,7 @@ from agritrace.errors import AgritraceError, InvalidInputError
 from agritrace.keys import KeyPurpose
 from agritrace.trace import access, events, issuance, overview, registry
 from agritrace.trace.event_models import Step
-from agritrace.trace.models import Facility, Lot, Role
+from agritrace.trace.models import Facility, Lot, Role, lot_ref
 from agritrace.web import db, ring, state
 from agritrace.web.auth import protect, require, signed_in_user
 from agritrace.web.views import attempt, form_text, print_batch, review_response
@@ -124,7 +124,7 @@ def _lot_page(
     lot: Lot, *, error: AgritraceError | None = None, status: int = 200
 ) -> ResponseReturnValue:
     session = db()
-    ref = f"{lot.facility.code}/{lot.code}"
+    ref = lot.ref
     listed = events.list_events(session, lot_ref=ref)
     page = render_template(
         "portal/lot.html",
@@ -153,7 +153,7 @@ def lot(code: str) -> ResponseReturnValue:
 @operator
 def issue(code: str) -> ResponseReturnValue:
     lot = _own_lot(code)
-    ref = f"{lot.facility.code}/{lot.code}"
+    ref = lot.ref
 
     def make() -> int:
         key_id = ring().active(KeyPurpose.STAMP).key_id
@@ -216,12 +216,13 @@ def new_event() -> ResponseReturnValue:
     facility_code = _facility().code
     zone = state().settings.zone
 
+    ref = values["lot"] if "/" in values["lot"] else lot_ref(facility_code, values["lot"])
+
     def record() -> events.RecordedEvent:
-        lot_ref = values["lot"] if "/" in values["lot"] else f"{facility_code}/{values['lot']}"
         return events.record_event(
             db(),
             step=_step(values["step"]),
-            lot_ref=lot_ref,
+            lot_ref=ref,
             facility_code=facility_code,
             event_time=events.parse_event_time(values["time"], zone=zone),
             quantity=values["quantity"] or None,
@@ -236,9 +237,7 @@ def new_event() -> ResponseReturnValue:
     recorded, error = attempt(record)
     if error is not None or recorded is None:
         return _event_form(values, error, error.http_status if error else 500)
-    lot = registry.get_lot(
-        db(), values["lot"] if "/" in values["lot"] else f"{facility_code}/{values['lot']}"
-    )
+    lot = registry.get_lot(db(), ref)
     if lot.facility_id == _facility().id:
         return redirect(url_for("portal.lot", code=lot.code, recorded=recorded.ledger_index), 303)
     return redirect(url_for("portal.home", recorded=recorded.ledger_index), 303)
